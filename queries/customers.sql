@@ -1,0 +1,234 @@
+-- Customer metrics, R/F/M scores and segments.
+-- Every block reads the normalised view rfm_order_lines (see rfm/sources.py)
+-- or the tables built by earlier blocks.  Values are $parameters, never text.
+
+-- name: build_orders
+-- One scan of the order lines: lines of an order are summed to the order.
+-- Exact duplicate lines (same values in every input column) are counted per
+-- order; with $drop_duplicates they count once.  Lines are classed, not
+-- filtered, so dropped rows can be counted afterwards without a second scan.
+-- The table does not depend on as_of: every as-of date reuses it.
+-- params: excluded_statuses, drop_duplicates
+CREATE OR REPLACE TEMP TABLE rfm_orders AS
+WITH distinct_lines AS (
+    SELECT customer_id, order_id, order_date, amount, status, count(*) AS copies
+    FROM rfm_order_lines
+    GROUP BY customer_id, order_id, order_date, amount, category, status, quantity, line_hash
+)
+SELECT
+    customer_id,
+    order_id,
+    CASE
+        WHEN customer_id IS NULL THEN 'null_customer_id'
+        WHEN list_contains($excluded_statuses, status) THEN 'excluded_status'
+        ELSE 'kept'
+    END AS line_class,
+    min(order_date) AS order_date,
+    max(order_date) AS last_line_date,
+    sum(copies) AS n_lines,
+    sum(copies - 1) AS n_duplicate_lines,
+    sum(amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END) AS net,
+    coalesce(sum(amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END) FILTER (WHERE amount > 0), 0) AS gross,
+    coalesce(sum(amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END) FILTER (WHERE amount < 0), 0) AS refunds,
+    bool_or(amount >= 0) AS is_purchase
+FROM distinct_lines
+GROUP BY ALL;
+
+-- name: line_stats
+-- What was read and what was dropped, from the order table (not the lines).
+-- params: as_of
+SELECT
+    coalesce(sum(n_lines), 0) AS lines_read,
+    coalesce(sum(n_lines) FILTER (WHERE line_class = 'null_customer_id'), 0) AS null_customer_id_lines,
+    coalesce(sum(n_lines) FILTER (WHERE line_class = 'excluded_status'), 0) AS excluded_status_lines,
+    coalesce(sum(n_lines) FILTER (WHERE line_class = 'kept' AND order_date > $as_of), 0) AS after_as_of_lines,
+    coalesce(sum(n_duplicate_lines), 0) AS duplicate_lines,
+    count(*) FILTER (WHERE line_class = 'kept' AND order_date <= $as_of AND is_purchase) AS purchase_orders,
+    count(*) FILTER (WHERE line_class = 'kept' AND order_date <= $as_of AND NOT is_purchase) AS refund_orders,
+    count(*) FILTER (WHERE line_class = 'kept' AND last_line_date <> order_date) AS orders_spanning_days
+FROM rfm_orders;
+
+-- name: date_range
+-- First and last date of the kept orders (the default as_of is the day after the last).
+-- params: none
+SELECT min(order_date) AS first_date, max(order_date) AS last_date
+FROM rfm_orders
+WHERE line_class = 'kept';
+
+-- name: duplicate_example
+-- One order holding exact duplicate lines, for the warning.
+-- params: none
+SELECT customer_id, order_id, n_duplicate_lines
+FROM rfm_orders
+WHERE n_duplicate_lines > 0
+ORDER BY n_duplicate_lines DESC, customer_id, order_id
+LIMIT 1;
+
+-- name: build_customers
+-- One row per customer with at least one purchase order on or before $as_of.
+-- A purchase order has at least one line with amount >= 0; an order whose
+-- lines are all negative is a return: it lowers net value but is not a visit.
+-- Frequency and monetary use the orders on or after $window_start (NULL: all).
+-- params: as_of, window_start, monetary
+CREATE OR REPLACE TEMP TABLE rfm_customers AS
+WITH kept AS (
+    SELECT
+        customer_id, order_date, net, gross, refunds, is_purchase,
+        ($window_start IS NULL OR order_date >= $window_start) AS in_window
+    FROM rfm_orders
+    WHERE line_class = 'kept' AND order_date <= $as_of
+),
+per_customer AS (
+    SELECT
+        customer_id,
+        min(order_date) FILTER (WHERE is_purchase) AS first_order_date,
+        max(order_date) FILTER (WHERE is_purchase) AS last_order_date,
+        count(*) FILTER (WHERE is_purchase AND in_window) AS frequency,
+        coalesce(sum(gross) FILTER (WHERE in_window), 0) AS gross,
+        coalesce(sum(refunds) FILTER (WHERE in_window), 0) AS refunds,
+        coalesce(sum(net) FILTER (WHERE in_window), 0) AS net
+    FROM kept
+    GROUP BY customer_id
+)
+SELECT
+    customer_id,
+    first_order_date,
+    last_order_date,
+    CAST(date_diff('day', last_order_date, CAST($as_of AS DATE)) AS INTEGER) AS recency_days,
+    CAST(frequency AS INTEGER) AS frequency,
+    CAST(
+        CASE $monetary
+            WHEN 'gross' THEN gross
+            WHEN 'aov' THEN CASE WHEN frequency > 0 THEN net / frequency ELSE 0 END
+            ELSE net
+        END AS DOUBLE
+    ) AS monetary,
+    CAST(gross AS DOUBLE) AS gross,
+    CAST(refunds AS DOUBLE) AS refunds,
+    CAST(net AS DOUBLE) AS net,
+    CAST(CASE WHEN frequency > 0 THEN net / frequency END AS DOUBLE) AS aov,
+    CAST(date_diff('day', first_order_date, CAST($as_of AS DATE)) AS INTEGER) AS tenure_days
+FROM per_customer
+WHERE first_order_date IS NOT NULL;
+
+-- name: refund_only_customers
+-- Customers with orders on or before $as_of but no purchase order: not scored, counted.
+-- params: as_of
+SELECT count(DISTINCT customer_id) AS customers
+FROM rfm_orders
+WHERE line_class = 'kept' AND order_date <= $as_of
+  AND customer_id NOT IN (SELECT customer_id FROM rfm_customers);
+
+-- name: fit_cut_points
+-- Tie-safe quantile cut points (see README, "Scores").  For frequency and
+-- monetary (higher is better) cut k is the smallest value v with
+-- share(value <= v) >= k / bins; for recency_days (lower is better) the
+-- largest d with share(recency_days > d) >= k / bins.  Integer arithmetic on
+-- counts, so no float rounding decides a boundary.  A customer's score is then
+-- 1 + floor(bins * share of customers strictly worse), equal values share it.
+-- params: bins
+WITH vals AS (
+    SELECT 'recency_days' AS metric, CAST(recency_days AS DOUBLE) AS v, count(*) AS n FROM rfm_customers GROUP BY ALL
+    UNION ALL
+    SELECT 'frequency', CAST(frequency AS DOUBLE), count(*) FROM rfm_customers GROUP BY ALL
+    UNION ALL
+    SELECT 'monetary', monetary, count(*) FROM rfm_customers GROUP BY ALL
+),
+cum AS (
+    SELECT
+        metric, v,
+        sum(n) OVER (PARTITION BY metric ORDER BY v) AS n_le,
+        sum(n) OVER (PARTITION BY metric) AS total
+    FROM vals
+)
+SELECT
+    metric,
+    k,
+    CASE
+        WHEN metric = 'recency_days'
+            THEN coalesce(max(v) FILTER (WHERE (total - n_le) * $bins >= k * total), min(v) - 1)
+        ELSE min(v) FILTER (WHERE n_le * $bins >= k * total)
+    END AS cut
+FROM cum CROSS JOIN range(1, $bins) AS t(k)
+GROUP BY metric, k
+ORDER BY metric, k;
+
+-- name: score_customers
+-- Scores from cut points: each cut is the inclusive upper bound of its bin.
+-- F and M: 1 + number of cuts below the value.  R: 1 + number of cuts at or
+-- above recency_days (fewer days is better).
+-- params: recency_cuts, frequency_cuts, monetary_cuts
+CREATE OR REPLACE TEMP TABLE rfm_scored AS
+SELECT
+    c.*,
+    CAST(1 + len(list_filter($recency_cuts, lambda x: c.recency_days <= x)) AS INTEGER) AS r_score,
+    CAST(1 + len(list_filter($frequency_cuts, lambda x: c.frequency > x)) AS INTEGER) AS f_score,
+    CAST(1 + len(list_filter($monetary_cuts, lambda x: c.monetary > x)) AS INTEGER) AS m_score
+FROM rfm_customers AS c;
+
+-- name: score_bins
+-- Size of every bin actually produced, per dimension.
+-- params: none
+SELECT 'recency_days' AS metric, r_score AS score, count(*) AS customers,
+       min(recency_days)::DOUBLE AS min_value, max(recency_days)::DOUBLE AS max_value
+FROM rfm_scored GROUP BY ALL
+UNION ALL
+SELECT 'frequency', f_score, count(*), min(frequency), max(frequency) FROM rfm_scored GROUP BY ALL
+UNION ALL
+SELECT 'monetary', m_score, count(*), min(monetary), max(monetary) FROM rfm_scored GROUP BY ALL
+ORDER BY metric, score;
+
+-- name: build_result
+-- Final customer table: metrics, scores, segment and action, one row per
+-- customer in customer_id order (deterministic output).
+-- params: as_of, bins
+CREATE OR REPLACE TEMP TABLE rfm_result AS
+SELECT
+    s.customer_id,
+    s.first_order_date,
+    s.last_order_date,
+    s.recency_days,
+    s.frequency,
+    s.monetary,
+    s.gross,
+    s.refunds,
+    s.net,
+    s.aov,
+    s.tenure_days,
+    s.r_score,
+    s.f_score,
+    s.m_score,
+    CASE WHEN $bins < 10
+        THEN s.r_score::VARCHAR || s.f_score::VARCHAR || s.m_score::VARCHAR
+        ELSE s.r_score::VARCHAR || '-' || s.f_score::VARCHAR || '-' || s.m_score::VARCHAR
+    END AS rfm_cell,
+    g.segment,
+    g.action,
+    s.net <= 0 AS nonpositive_value,
+    CAST($as_of AS DATE) AS as_of
+FROM rfm_scored AS s
+JOIN rfm_segment_grid AS g USING (r_score, f_score, m_score)
+ORDER BY s.customer_id;
+
+-- name: segment_summary
+-- Per segment: size, revenue (net value in the window) and typical metrics.
+-- params: none
+WITH totals AS (
+    SELECT count(*) AS customers, sum(net) AS revenue FROM rfm_result
+)
+SELECT
+    r.segment,
+    any_value(r.action) AS action,
+    count(*) AS customers,
+    count(*) / any_value(t.customers) AS customer_share,
+    sum(r.net) AS revenue,
+    CASE WHEN any_value(t.revenue) <> 0 THEN sum(r.net) / any_value(t.revenue) END AS revenue_share,
+    median(r.recency_days) AS median_recency_days,
+    median(r.frequency) AS median_frequency,
+    median(r.monetary) AS median_monetary,
+    min(g.segment_order) AS segment_order
+FROM rfm_result AS r
+CROSS JOIN totals AS t
+JOIN (SELECT DISTINCT segment, segment_order FROM rfm_segment_grid) AS g USING (segment)
+GROUP BY r.segment
+ORDER BY segment_order;

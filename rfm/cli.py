@@ -1,0 +1,224 @@
+"""``rfm`` command line: a thin layer over the library.
+
+Each command parses arguments, calls library functions, prints a readable
+result and returns an exit code.  Library errors (:class:`rfm.errors.RfmError`)
+become one ``error: ...`` line on stderr and the error's exit code; warnings
+become ``warning: ...`` lines.  Nothing here computes scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from rfm.errors import RfmError, RfmWarning
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
+    p.add_argument("orders", help="order lines: .csv/.tsv/.txt(.gz), .parquet (file, glob or directory) or a DuckDB file")
+    p.add_argument("--config", "-c", help="YAML config (columns, scoring, segments, ...); defaults when omitted")
+    p.add_argument("--as-of", help="score as of this date, YYYY-MM-DD (inclusive); default: day after the last order")
+    p.add_argument("--table", help="table name when ORDERS is a DuckDB database file")
+    p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
+    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
+    p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary line (warnings still print)")
+    if out:
+        p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically)")
+        p.add_argument("--save-scoring", help="also save the cut points used (JSON) to reuse on another snapshot")
+
+
+def _orders(args: argparse.Namespace) -> Any:
+    from rfm.customers import Orders
+
+    return Orders(
+        args.orders,
+        args.config,
+        table=args.table,
+        memory_limit=args.memory_limit,
+        threads=args.threads,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from rfm.io import output_format
+
+    output_format(args.out)  # fail before the work on a bad extension
+    result = _orders(args).score(as_of=args.as_of, scoring=args.scoring)
+    result.write(args.out)
+    if args.save_scoring:
+        result.scoring.save(args.save_scoring)
+    if not args.quiet:
+        print(result.stats.summary(), file=sys.stderr)
+        print(f"wrote {result.stats.customers:,} customers to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_segments(args: argparse.Namespace) -> int:
+    result = _orders(args).score(as_of=args.as_of, scoring=args.scoring)
+    summary = result.segment_summary()
+    if args.format == "csv":
+        sys.stdout.write(summary.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(summary.write_json() + "\n")
+    else:
+        print(f"Segments as of {result.as_of} ({result.stats.customers:,} customers, rule set {result.ruleset.name})")
+        print(format_table(summary, SEGMENT_COLUMNS))
+    if not args.quiet:
+        print(result.stats.summary(), file=sys.stderr)
+    return 0
+
+
+SEGMENT_COLUMNS = {
+    "segment": ("Segment", "{}"),
+    "customers": ("Customers", "{:,}"),
+    "customer_share": ("Share", "{:.1%}"),
+    "revenue": ("Revenue", "{:,.2f}"),
+    "revenue_share": ("Rev. share", "{:.1%}"),
+    "median_recency_days": ("Med. recency (d)", "{:,.0f}"),
+    "median_frequency": ("Med. orders", "{:,.1f}"),
+    "median_monetary": ("Med. monetary", "{:,.2f}"),
+    "action": ("Action", "{}"),
+}
+
+
+def format_table(frame: pl.DataFrame, columns: dict[str, tuple[str, str]]) -> str:
+    """A plain fixed-width text table; numbers right-aligned."""
+    heads = [title for title, _ in columns.values()]
+    rows = []
+    for rec in frame.iter_rows(named=True):
+        rows.append(["" if rec[c] is None else fmt.format(rec[c]) for c, (_, fmt) in columns.items()])
+    numeric = [frame.schema[c].is_numeric() for c in columns]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(heads)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric)).rstrip()
+
+    return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rfm.config import load_config
+    from rfm.segments import grid_warnings, resolve_rules
+
+    cfg = load_config(args.config)
+    ruleset = resolve_rules(cfg.segments, bins=cfg.scoring.bins, actions=cfg.actions, source=cfg.source, warn=False)
+    print(f"{cfg.source}: valid; rule set {ruleset.name} over {cfg.scoring.bins}^3 = {cfg.scoring.bins**3} cells")
+    counts = ruleset.grid.group_by("segment", "action", "segment_order").len().sort("segment_order")
+    for rec in counts.iter_rows(named=True):
+        print(f"  {rec['segment']:<24} {rec['action']:<11} {rec['len']:>4} cells")
+    problems = grid_warnings(ruleset, cfg.source)
+    for message in problems:
+        print(f"warning: {message}", file=sys.stderr)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from rfm.generate import generate_orders
+
+    started = time.perf_counter()
+    summary = generate_orders(
+        args.out,
+        customers=args.customers,
+        orders=args.orders,
+        seed=args.seed,
+        lines_per_order=args.lines_per_order,
+    )
+    if not args.quiet:
+        print(
+            f"wrote {summary.lines:,} order lines ({summary.orders:,} orders, {summary.customers:,} customers) "
+            f"to {args.out} in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rfm.demo import run_demo
+
+    for line in run_demo(args.out):
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rfm",
+        description="Customer-value analytics: RFM scores, segments and actions from order history.",
+    )
+    from rfm import __version__
+
+    parser.add_argument("--version", action="version", version=f"rfm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("score", help="score every customer: metrics, R/F/M scores, segment, action")
+    _add_orders_options(p, out=True)
+    p.set_defaults(handler=cmd_score)
+
+    p = sub.add_parser("segments", help="print a per-segment summary table")
+    _add_orders_options(p, out=False)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    p.set_defaults(handler=cmd_segments)
+
+    p = sub.add_parser("check", help="validate a config and show how its segment rules cover the score grid")
+    p.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
+    p.set_defaults(handler=cmd_check)
+
+    p = sub.add_parser("generate", help="write deterministic synthetic order lines (.parquet or .csv)")
+    p.add_argument("--customers", type=int, required=True, help="number of customers")
+    p.add_argument("--orders", type=int, required=True, help="number of purchase orders (>= customers)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--lines-per-order", type=float, default=1.5, help="mean lines per order (1 = one line each)")
+    p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv")
+    p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    p.set_defaults(handler=cmd_generate)
+
+    p = sub.add_parser("demo", help="run the main job on the bundled demo data and write the results")
+    p.add_argument("--out", "-o", default="rfm-demo", help="output directory (default: ./rfm-demo)")
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RfmWarning)
+        try:
+            code = handler(args)
+        except RfmError as exc:
+            _flush(caught)
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("error: interrupted; no output was written", file=sys.stderr)
+            return 130
+    _flush(caught)
+    return code
+
+
+def _flush(caught: list[warnings.WarningMessage]) -> None:
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, RfmWarning) and str(w.message) not in seen:
+            seen.add(str(w.message))
+            print(f"warning: {w.message}", file=sys.stderr)
+
+
+def entry() -> None:  # console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,385 @@
+"""Customer RFM scoring: metrics, tie-safe 1..N scores, segments and actions.
+
+The heavy lifting is DuckDB SQL in ``queries/customers.sql``:
+
+1. ``build_orders`` scans the order lines once and sums them to orders
+   (as-of independent, so several as-of dates reuse it);
+2. ``build_customers`` derives one row per customer as of a date;
+3. cut points are fitted (or taken from config / a saved scoring) and the
+   scores applied; the segment grid is joined in.
+
+Python only moves small things: cut points, counts, the segment grid.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from rfm import sql
+from rfm.config import Config, load_config
+from rfm.errors import ConfigError, InputError, RfmWarning
+from rfm.io import output_format, write_atomic, write_text
+from rfm.schema import read_yaml
+from rfm.segments import RuleSet, resolve_rules
+from rfm.sources import OrdersSource, diagnose, open_orders
+from rfm.sql import first_row
+
+DIMENSIONS = ("recency_days", "frequency", "monetary")
+
+
+@dataclass
+class Scoring:
+    """Cut points per dimension: fitted on one snapshot, reusable on another."""
+
+    bins: int
+    monetary: str
+    window_days: int | None
+    cut_points: dict[str, list[float]]
+    origin: dict[str, str]  # dimension -> "fitted" | "config" | "saved"
+    fitted_on: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> Path:
+        text = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
+        return write_text(path, text)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scoring:
+        data = read_yaml(path)  # JSON is YAML
+        try:
+            scoring = cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"{path}: not a saved scoring file ({exc}); write one with rfm score --save-scoring") from None
+        for dim in DIMENSIONS:
+            cuts = scoring.cut_points.get(dim)
+            if cuts is None or len(cuts) != scoring.bins - 1:
+                raise ConfigError(f"{path}: cut_points.{dim} must list {scoring.bins - 1} cut points")
+            if any(b < a for a, b in zip(cuts, cuts[1:])):
+                raise ConfigError(f"{path}: cut_points.{dim} must not decrease: {cuts}")
+        return scoring
+
+
+@dataclass
+class RunStats:
+    """What was read, dropped and scored; printed as the run's summary."""
+
+    source: str
+    lines_read: int
+    null_customer_id_lines: int
+    excluded_status_lines: int
+    after_as_of_lines: int
+    duplicate_lines: int
+    duplicates: str
+    purchase_orders: int
+    refund_orders: int
+    refund_only_customers: int
+    customers: int
+    nonpositive_customers: int
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        dropped = []
+        if self.null_customer_id_lines:
+            dropped.append(f"{self.null_customer_id_lines:,} with no customer id")
+        if self.excluded_status_lines:
+            dropped.append(f"{self.excluded_status_lines:,} with an excluded status")
+        if self.after_as_of_lines:
+            dropped.append(f"{self.after_as_of_lines:,} after as_of")
+        if self.duplicate_lines and self.duplicates == "drop":
+            dropped.append(f"{self.duplicate_lines:,} exact duplicates")
+        text = f"{self.source}: read {self.lines_read:,} lines, scored {self.customers:,} customers"
+        text += f"; dropped {', '.join(dropped)}" if dropped else "; dropped none"
+        return text + f" ({self.seconds:.1f} s)"
+
+
+class Orders:
+    """Order history loaded into DuckDB once; score it as of any date.
+
+    >>> orders = Orders("orders.csv")            # doctest: +SKIP
+    >>> scores = orders.score(as_of="2024-01-01")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        config: Config | str | Path | dict[str, Any] | None = None,
+        *,
+        table: str | None = None,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        temp_directory: str | None = None,
+        progress: bool = False,
+    ) -> None:
+        started = time.perf_counter()
+        self.config = load_config(config)
+        self.con = duckdb.connect()
+        if memory_limit:
+            self.con.execute("SET memory_limit = $m", {"m": memory_limit})
+        if threads:
+            self.con.execute("SET threads = $t", {"t": threads})
+        if temp_directory:
+            self.con.execute("SET temp_directory = $d", {"d": temp_directory})
+        self.con.execute("SET enable_progress_bar = $p", {"p": progress})
+        self.source: OrdersSource = open_orders(self.con, source, self.config.input, table=table)
+        inp = self.config.input
+        try:
+            sql.execute(
+                self.con,
+                "build_orders",
+                excluded_statuses=[s.lower().strip() for s in inp.excluded_statuses],
+                drop_duplicates=inp.duplicates == "drop",
+            )
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            raise diagnose(self.con, self.source, inp, exc) from None
+        first, last = sql.fetch_rows(self.con, "date_range")[0]
+        self.first_date: date | None = first
+        self.last_date: date | None = last
+        self.load_seconds = time.perf_counter() - started
+
+    def default_as_of(self) -> date:
+        """The day after the latest kept order."""
+        if self.last_date is None:
+            raise InputError(f"{self.source.label}: no order lines to score")
+        return self.last_date + timedelta(days=1)
+
+    def resolve_as_of(self, as_of: date | str | None) -> date:
+        value = as_of if as_of is not None else self.config.as_of
+        if value is None:
+            return self.default_as_of()
+        day = parse_date(value, "as_of")
+        if self.first_date is not None and day < self.first_date:
+            raise InputError(
+                f"{self.source.label}: as_of {day} is before the first order ({self.first_date}); "
+                "choose a date on or after it"
+            )
+        return day
+
+    def stats(self, as_of: date) -> dict[str, int]:
+        row = sql.fetch(self.con, "line_stats", as_of=as_of).row(0, named=True)
+        return {k: int(v or 0) for k, v in row.items()}
+
+    def score(self, as_of: date | str | None = None, scoring: Scoring | str | Path | None = None) -> CustomerScores:
+        """Score every customer as of ``as_of`` (inclusive: orders on that day count)."""
+        started = time.perf_counter()
+        cfg = self.config
+        label = self.source.label
+        stats = self.stats(date.max)
+        if stats["lines_read"] == 0:
+            raise InputError(f"{label}: no order lines (the input has a header but no rows); export the orders again")
+        if self.last_date is None:
+            raise InputError(
+                f"{label}: all {stats['lines_read']:,} lines were dropped ({stats['null_customer_id_lines']:,} without "
+                f"customer id, {stats['excluded_status_lines']:,} with an excluded status); check input.excluded_statuses"
+            )
+        day = self.resolve_as_of(as_of)
+        collected: list[str] = []
+
+        def warn(message: str) -> None:
+            collected.append(message)
+            warnings.warn(message, RfmWarning, stacklevel=3)
+
+        stats = self.stats(day)
+        window_start = day - timedelta(days=cfg.scoring.window_days - 1) if cfg.scoring.window_days else None
+        sql.execute(self.con, "build_customers", as_of=day, window_start=window_start, monetary=cfg.scoring.monetary)
+        refund_only = int(sql.fetch_rows(self.con, "refund_only_customers", as_of=day)[0][0])
+        saved = Scoring.load(scoring) if isinstance(scoring, (str, Path)) else scoring
+        fitted = self._cut_points(day, saved)
+        sql.execute(
+            self.con,
+            "score_customers",
+            recency_cuts=fitted.cut_points["recency_days"],
+            frequency_cuts=fitted.cut_points["frequency"],
+            monetary_cuts=fitted.cut_points["monetary"],
+        )
+        bins = sql.fetch(self.con, "score_bins")
+        ruleset = resolve_rules(cfg.segments, bins=fitted.bins, actions=cfg.actions, source=cfg.source, warn=False)
+        self.con.register("rfm_segment_grid", ruleset.grid)
+        sql.execute(self.con, "build_result", as_of=day, bins=fitted.bins)
+        customers, nonpositive = first_row(self.con, "SELECT count(*), count(*) FILTER (WHERE nonpositive_value) FROM rfm_result")
+        run = RunStats(
+            source=label,
+            lines_read=stats["lines_read"],
+            null_customer_id_lines=stats["null_customer_id_lines"],
+            excluded_status_lines=stats["excluded_status_lines"],
+            after_as_of_lines=stats["after_as_of_lines"],
+            duplicate_lines=stats["duplicate_lines"],
+            duplicates=cfg.input.duplicates,
+            purchase_orders=stats["purchase_orders"],
+            refund_orders=stats["refund_orders"],
+            refund_only_customers=refund_only,
+            customers=int(customers),
+            nonpositive_customers=int(nonpositive),
+        )
+        for message in self._warnings(run, stats, bins, fitted, ruleset):
+            warn(message)
+        run.seconds = time.perf_counter() - started + self.load_seconds
+        return CustomerScores(self, day, fitted, bins, run, ruleset, collected)
+
+    def _cut_points(self, as_of: date, saved: Scoring | None) -> Scoring:
+        cfg = self.config.scoring
+        if saved is not None:
+            if saved.monetary != cfg.monetary or saved.window_days != cfg.window_days:
+                raise ConfigError(
+                    f"saved scoring was fitted with monetary={saved.monetary}, window_days={saved.window_days} but the "
+                    f"config says monetary={cfg.monetary}, window_days={cfg.window_days}; make them agree"
+                )
+            bins = saved.bins
+        else:
+            bins = cfg.bins
+        fitted_rows = sql.fetch(self.con, "fit_cut_points", bins=bins)
+        cuts: dict[str, list[float]] = {}
+        origin: dict[str, str] = {}
+        for dim in DIMENSIONS:
+            configured = getattr(cfg.cut_points, dim)
+            if configured is not None and bins == cfg.bins:
+                cuts[dim], origin[dim] = [float(c) for c in configured], "config"
+            elif saved is not None:
+                cuts[dim], origin[dim] = list(saved.cut_points[dim]), "saved"
+            else:
+                values = fitted_rows.filter(pl.col("metric") == dim).sort("k")["cut"].to_list()
+                cuts[dim], origin[dim] = sorted(float(v) for v in values), "fitted"
+        n = first_row(self.con, "SELECT count(*) FROM rfm_customers")[0]
+        return Scoring(
+            bins=bins,
+            monetary=cfg.monetary,
+            window_days=cfg.window_days,
+            cut_points=cuts,
+            origin=origin,
+            fitted_on={"as_of": as_of.isoformat(), "customers": int(n), "source": self.source.label},
+        )
+
+    def _warnings(
+        self, run: RunStats, stats: dict[str, int], bins: pl.DataFrame, scoring: Scoring, ruleset: RuleSet
+    ) -> list[str]:
+        out = []
+        label = self.source.label
+        if run.null_customer_id_lines:
+            out.append(f"{label}: dropped {run.null_customer_id_lines:,} order lines with no customer id")
+        if run.excluded_status_lines:
+            out.append(
+                f"{label}: dropped {run.excluded_status_lines:,} order lines whose status is in input.excluded_statuses"
+            )
+        if run.duplicate_lines:
+            cust, order, n = sql.fetch_rows(self.con, "duplicate_example")[0]
+            verb = "dropped" if run.duplicates == "drop" else "kept (set input.duplicates: drop to remove them)"
+            out.append(
+                f"{label}: {run.duplicate_lines:,} exact duplicate order lines, {verb}; "
+                f"first: customer {cust}, order {order} ({n} extra copies)"
+            )
+        if run.refund_only_customers:
+            out.append(
+                f"{label}: {run.refund_only_customers:,} customers have only refund orders (all amounts negative) "
+                "before as_of and are not scored"
+            )
+        if run.nonpositive_customers:
+            out.append(
+                f"{label}: {run.nonpositive_customers:,} customers have net value <= 0 after refunds; "
+                "they are scored and flagged in column nonpositive_value"
+            )
+        if stats["orders_spanning_days"]:
+            out.append(
+                f"{label}: {stats['orders_spanning_days']:,} orders have lines on different dates; "
+                "each order is dated by its first line"
+            )
+        for dim in DIMENSIONS:
+            produced = bins.filter(pl.col("metric") == dim)
+            if produced.height < scoring.bins:
+                total = int(produced["customers"].sum())
+                sizes = ", ".join(
+                    f"{s}: {c / total:.0%}" for s, c in zip(produced["score"].to_list(), produced["customers"].to_list())
+                )
+                top = produced.sort("customers", descending=True).row(0, named=True)
+                if top["min_value"] == top["max_value"]:
+                    value = f"{top['min_value']:g}"
+                else:
+                    value = f"{top['min_value']:g}..{top['max_value']:g}"
+                out.append(
+                    f"{dim}: only {produced.height} of {scoring.bins} scores occur ({sizes}); "
+                    f"{top['customers'] / total:.0%} of customers have {dim} {value} and ties share a score; "
+                    f"cut points {scoring.cut_points[dim]} ({scoring.origin[dim]}). "
+                    f"Set scoring.cut_points.{dim} for business cut points"
+                )
+        return out
+
+
+@dataclass
+class CustomerScores:
+    """Result of :meth:`Orders.score`: the table plus how it was made."""
+
+    orders: Orders
+    as_of: date
+    scoring: Scoring
+    bins: pl.DataFrame  # metric, score, customers, min_value, max_value
+    stats: RunStats
+    ruleset: RuleSet
+    warnings: list[str]
+    _table: pl.DataFrame | None = None
+
+    @property
+    def table(self) -> pl.DataFrame:
+        """One row per customer (see README, "Output columns")."""
+        if self._table is None:
+            self._table = self.orders.con.sql("SELECT * FROM rfm_result ORDER BY customer_id").pl()
+        return self._table
+
+    def segment_summary(self) -> pl.DataFrame:
+        return sql.fetch(self.orders.con, "segment_summary").drop("segment_order")
+
+    def write(self, path: str | Path) -> Path:
+        """Write the customer table to .parquet or .csv, atomically."""
+        fmt = output_format(path)
+        rel = self.orders.con.sql("SELECT * FROM rfm_result ORDER BY customer_id")
+
+        def writer(tmp: Path) -> None:
+            if fmt == "parquet":
+                rel.write_parquet(str(tmp))
+            else:
+                rel.write_csv(str(tmp))
+
+        return write_atomic(path, writer)
+
+
+def parse_date(value: date | datetime | str, what: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f'{what}: "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2024-01-31') from None
+
+
+def score_customers(
+    orders: Any,
+    config: Config | str | Path | dict[str, Any] | None = None,
+    *,
+    as_of: date | str | None = None,
+    scoring: Scoring | str | Path | None = None,
+    table: str | None = None,
+) -> CustomerScores:
+    """Load ``orders`` and score it: the full result (table, scoring, stats, warnings)."""
+    return Orders(orders, config, table=table).score(as_of=as_of, scoring=scoring)
+
+
+def score(
+    orders: Any,
+    config: Config | str | Path | dict[str, Any] | None = None,
+    *,
+    as_of: date | str | None = None,
+    scoring: Scoring | str | Path | None = None,
+    table: str | None = None,
+) -> pl.DataFrame:
+    """One row per customer with metrics, 1..N scores, segment and action."""
+    return score_customers(orders, config, as_of=as_of, scoring=scoring, table=table).table

@@ -1,0 +1,232 @@
+"""Customer metrics, scores and segments against a hand-computed table."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import rfm
+from rfm.errors import RfmWarning
+
+# Hand computation for tests/data/golden_orders.csv as of 2024-06-30 (inclusive).
+# recency_days = 2024-06-30 - last purchase; refund-only orders (all lines < 0)
+# are not visits; o402 is cancelled; o901 is after as_of; the blank customer is
+# dropped; C06's two identical lines are kept (duplicates: keep); C11 has only a
+# refund and is not scored.  Scores (n = 12, bins = 5): 1 + floor(5 * worse / 12)
+# where "worse" counts customers strictly worse on that metric:
+#   recency  0:11->5  2:9->4  10:8->4  29:6->3  60:4->2  81:3->2  150:2->1  172:1->1  303:0->1
+#   frequency 1:0->1  2:8->4  3:9->4  4:11->5
+#   monetary sorted -10,0,15,25,40,50,70,80,120,150,180,900 -> worse = rank 0..11
+#            -> 1,1,1,2,2,3,3,3,4,4,5,5
+# Segments (default preset, first match wins): see rfm/presets/segments/default.yaml.
+GOLDEN = pl.DataFrame(
+    [
+        # id    rec  freq  monetary gross  refunds tenure R F M  segment            action        nonpos
+        ("C01", 2, 3, 180.0, 180.0, 0.0, 121, 4, 4, 5, "Champions", "retain", False),
+        ("C02", 2, 2, 120.0, 120.0, 0.0, 2, 4, 4, 4, "Champions", "retain", False),
+        ("C03", 172, 1, 150.0, 200.0, -50.0, 172, 1, 1, 4, "Lost", "reactivate", False),
+        ("C04", 29, 1, 80.0, 80.0, 0.0, 29, 3, 1, 3, "Promising", "nurture", False),
+        ("C05", 29, 4, 40.0, 40.0, 0.0, 212, 3, 5, 2, "Loyal", "retain", False),
+        ("C06", 60, 1, 50.0, 50.0, 0.0, 60, 2, 1, 3, "About to Sleep", "reactivate", False),
+        ("C07", 60, 1, 25.0, 25.0, 0.0, 60, 2, 1, 2, "About to Sleep", "reactivate", False),
+        ("C08", 150, 1, -10.0, 30.0, -40.0, 150, 1, 1, 1, "Lost", "reactivate", True),
+        ("C09", 10, 1, 70.0, 70.0, 0.0, 10, 4, 1, 3, "New", "nurture", False),
+        ("C10", 0, 1, 15.0, 15.0, 0.0, 0, 5, 1, 1, "New", "nurture", False),
+        ("C12", 81, 1, 0.0, 0.0, 0.0, 81, 2, 1, 1, "About to Sleep", "reactivate", True),
+        ("C13", 303, 3, 900.0, 900.0, 0.0, 365, 1, 4, 5, "Can't Lose Them", "reactivate", False),
+    ],
+    schema={
+        "customer_id": pl.String,
+        "recency_days": pl.Int32,
+        "frequency": pl.Int32,
+        "monetary": pl.Float64,
+        "gross": pl.Float64,
+        "refunds": pl.Float64,
+        "tenure_days": pl.Int32,
+        "r_score": pl.Int32,
+        "f_score": pl.Int32,
+        "m_score": pl.Int32,
+        "segment": pl.String,
+        "action": pl.String,
+        "nonpositive_value": pl.Boolean,
+    },
+    orient="row",
+)
+
+
+def test_golden_table(golden_csv):
+    result = rfm.score_customers(golden_csv, as_of="2024-06-30")
+    assert_frame_equal(result.table.select(GOLDEN.columns), GOLDEN)
+    table = result.table
+    assert table["rfm_cell"].to_list()[:3] == ["445", "444", "114"]
+    assert table["as_of"].unique().to_list() == [date(2024, 6, 30)]
+    assert table.filter(pl.col("customer_id") == "C01")["first_order_date"].item() == date(2024, 3, 1)
+    assert table.filter(pl.col("customer_id") == "C03")["last_order_date"].item() == date(2024, 1, 10)
+    assert table.filter(pl.col("customer_id") == "C05")["aov"].item() == pytest.approx(10.0)
+
+
+def test_golden_stats(golden_csv):
+    stats = rfm.score_customers(golden_csv, as_of="2024-06-30").stats
+    assert (
+        stats.lines_read,
+        stats.null_customer_id_lines,
+        stats.excluded_status_lines,
+        stats.after_as_of_lines,
+        stats.duplicate_lines,
+        stats.purchase_orders,
+        stats.refund_orders,
+        stats.refund_only_customers,
+        stats.customers,
+        stats.nonpositive_customers,
+    ) == (28, 1, 1, 1, 1, 20, 3, 1, 12, 2)
+
+
+def test_dropped_rows_are_reported_as_warnings(golden_csv):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RfmWarning)
+        rfm.score_customers(golden_csv, as_of="2024-06-30")
+    messages = [str(w.message) for w in caught if w.category is RfmWarning]
+    assert any("dropped 1 order lines with no customer id" in m for m in messages)
+    assert any("dropped 1 order lines whose status is in input.excluded_statuses" in m for m in messages)
+    assert any("1 exact duplicate order lines, kept" in m and "customer C06, order o601" in m for m in messages)
+    assert any("1 customers have only refund orders" in m for m in messages)
+    assert any("2 customers have net value <= 0" in m for m in messages)
+
+
+def test_default_as_of_is_day_after_last_order(golden_csv):
+    result = rfm.score_customers(golden_csv)
+    assert result.as_of == date(2024, 7, 6)  # C09 ordered on 2024-07-05
+    c09 = result.table.filter(pl.col("customer_id") == "C09").row(0, named=True)
+    assert (c09["recency_days"], c09["frequency"], c09["monetary"]) == (1, 2, 570.0)
+
+
+def test_duplicates_drop(golden_csv):
+    result = rfm.score_customers(golden_csv, {"input": {"duplicates": "drop"}}, as_of="2024-06-30")
+    c06 = result.table.filter(pl.col("customer_id") == "C06")
+    assert c06["monetary"].item() == 25.0
+    assert result.stats.duplicate_lines == 1
+
+
+@pytest.mark.parametrize(
+    ("basis", "expected_c01", "expected_c03"),
+    [("net", 180.0, 150.0), ("gross", 180.0, 200.0), ("aov", 60.0, 150.0)],
+)
+def test_monetary_basis(golden_csv, basis, expected_c01, expected_c03):
+    table = rfm.score(golden_csv, {"scoring": {"monetary": basis}}, as_of="2024-06-30")
+    got = dict(zip(table["customer_id"], table["monetary"]))
+    assert (got["C01"], got["C03"]) == (expected_c01, expected_c03)
+
+
+def test_lookback_window(golden_csv):
+    # 90-day window ending 2024-06-30 starts 2024-04-02: C05 keeps o504 only,
+    # C13 keeps nothing (frequency 0, monetary 0) but is still scored.
+    table = rfm.score(golden_csv, {"scoring": {"window_days": 90}}, as_of="2024-06-30")
+    got = {r["customer_id"]: (r["frequency"], r["monetary"], r["recency_days"]) for r in table.iter_rows(named=True)}
+    assert got["C05"] == (1, 10.0, 29)
+    assert got["C01"] == (2, 120.0, 2)
+    assert got["C13"] == (0, 0.0, 303)
+    assert got["C12"] == (1, 0.0, 81)  # 2024-04-10 is inside the window
+    assert len(table) == 12
+
+
+def test_business_cut_points(golden_csv):
+    cfg = {"scoring": {"cut_points": {"frequency": [1, 2, 3, 4], "recency_days": [7, 30, 90, 180]}}}
+    result = rfm.score_customers(golden_csv, cfg, as_of="2024-06-30")
+    got = {r["customer_id"]: (r["r_score"], r["f_score"]) for r in result.table.iter_rows(named=True)}
+    # recency: <=7 -> 5, <=30 -> 4, <=90 -> 3, <=180 -> 2, else 1
+    assert got["C10"] == (5, 1)
+    assert got["C04"] == (4, 1)
+    assert got["C06"] == (3, 1)
+    assert got["C03"] == (2, 1)
+    assert got["C13"] == (1, 3)
+    assert got["C05"] == (4, 4)
+    assert result.scoring.origin == {"recency_days": "config", "frequency": "config", "monetary": "fitted"}
+
+
+def test_bins_report_and_degenerate_warning(golden_csv):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RfmWarning)
+        result = rfm.score_customers(golden_csv, as_of="2024-06-30")
+    freq = result.bins.filter(pl.col("metric") == "frequency")
+    assert freq.select("score", "customers").rows() == [(1, 8), (4, 3), (5, 1)]
+    assert result.scoring.cut_points["frequency"] == [1.0, 1.0, 1.0, 3.0]
+    messages = [str(w.message) for w in caught]
+    assert any(
+        m.startswith("frequency: only 3 of 5 scores occur (1: 67%, 4: 25%, 5: 8%); 67% of customers have frequency 1")
+        for m in messages
+    )
+
+
+def test_saved_scoring_applies_to_another_snapshot(golden_csv, tmp_path):
+    first = rfm.score_customers(golden_csv, as_of="2024-06-30")
+    path = first.scoring.save(tmp_path / "scoring.json")
+    later = rfm.score_customers(golden_csv, as_of="2024-07-31", scoring=path)
+    assert later.scoring.cut_points == first.scoring.cut_points
+    assert set(later.scoring.origin.values()) == {"saved"}
+    # As of 2024-07-31 C10 is 31 days out; with the June cut points
+    # (recency cuts [0, 10, 29, 81]) 31 days is R = 1 + #{cuts >= 31} = 2.
+    c10 = later.table.filter(pl.col("customer_id") == "C10").row(0, named=True)
+    assert first.scoring.cut_points["recency_days"] == [0.0, 10.0, 29.0, 81.0]
+    assert (c10["recency_days"], c10["r_score"]) == (31, 2)
+
+
+def test_segment_summary(golden_csv):
+    summary = rfm.score_customers(golden_csv, as_of="2024-06-30").segment_summary()
+    rows = {r["segment"]: r for r in summary.iter_rows(named=True)}
+    assert summary["segment"].to_list() == [
+        "Champions", "Loyal", "New", "Promising", "Can't Lose Them", "About to Sleep", "Lost"
+    ]
+    assert rows["Champions"]["customers"] == 2
+    assert rows["Champions"]["revenue"] == 300.0
+    assert rows["Champions"]["revenue_share"] == pytest.approx(300.0 / 1620.0)
+    assert rows["About to Sleep"]["median_recency_days"] == 60.0
+    assert summary["customer_share"].sum() == pytest.approx(1.0)
+
+
+def test_in_memory_frames_match_file(golden_csv):
+    frame = pl.read_csv(golden_csv, try_parse_dates=True)
+    from_file = rfm.score(golden_csv, as_of="2024-06-30")
+    from_polars = rfm.score(frame, as_of="2024-06-30")
+    from_arrow = rfm.score(frame.to_arrow(), as_of="2024-06-30")
+    assert_frame_equal(from_polars, from_file)
+    assert_frame_equal(from_arrow, from_file)
+
+
+def test_parquet_directory_and_duckdb_table(golden_csv, tmp_path):
+    import duckdb
+
+    frame = pl.read_csv(golden_csv, try_parse_dates=True)
+    (tmp_path / "parts").mkdir()
+    frame.head(10).write_parquet(tmp_path / "parts" / "a.parquet")
+    frame.slice(10).write_parquet(tmp_path / "parts" / "b.parquet")
+    expected = rfm.score(golden_csv, as_of="2024-06-30")
+    assert_frame_equal(rfm.score(tmp_path / "parts", as_of="2024-06-30"), expected)
+    assert_frame_equal(rfm.score(str(tmp_path / "parts" / "*.parquet"), as_of="2024-06-30"), expected)
+    db = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE orders AS SELECT * FROM frame")
+        con.execute("CREATE TABLE other AS SELECT 1 AS x")
+    assert_frame_equal(rfm.score(db, as_of="2024-06-30", table="orders"), expected)
+
+
+def test_column_mapping_and_common_names(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("Client ID;Invoice;InvoiceDate;Sales\nx;1;2024-01-01;10\ny;2;2024-01-02;20\n")
+    table = rfm.score(path, {"input": {"csv": {"delimiter": ";"}}})
+    assert table["customer_id"].to_list() == ["x", "y"]
+    assert table["monetary"].to_list() == [10.0, 20.0]
+    mapped = tmp_path / "mapped.csv"
+    mapped.write_text("who,ticket,when,eur,st\nx,1,2024-01-01,10,ok\nx,2,2024-01-05,5,storno\n")
+    cfg = {
+        "input": {
+            "columns": {"customer_id": "who", "order_id": "ticket", "order_date": "when", "amount": "eur", "status": "st"},
+            "excluded_statuses": ["storno"],
+        }
+    }
+    result = rfm.score_customers(mapped, cfg)
+    assert result.table["frequency"].to_list() == [1]
+    assert result.stats.excluded_status_lines == 1

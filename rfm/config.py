@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from rfm.errors import ConfigError
 from rfm.schema import StrictModel, read_yaml, validate
@@ -128,7 +128,11 @@ class Config(StrictModel):
     actions: list[str] = Field(default_factory=lambda: ["retain", "upsell", "reactivate", "nurture"])
 
     #: Where the config came from, for messages ("cfg.yaml", "defaults").
-    source: str = Field("defaults", exclude=True)
+    _source: str = PrivateAttr("defaults")
+
+    @property
+    def source(self) -> str:
+        return self._source
 
 
 def load_config(config: str | Path | dict[str, Any] | Config | None = None) -> Config:
@@ -147,7 +151,7 @@ def load_config(config: str | Path | dict[str, Any] | Config | None = None) -> C
     else:
         data, source = read_yaml(config), str(config)
     cfg = validate(Config, data, source)
-    cfg.source = source
+    cfg._source = source
     # Resolving the rule set checks presets, actions and bins together.
     from rfm.segments import resolve_rules
 

@@ -47,9 +47,11 @@ class SegmentRule(StrictModel):
             allowed = set(SCORES) | {"name", "action", "description"}
             for key in data:
                 if key not in allowed:
+                    # "freq", "recency", "monetary_score" ... point at their one-letter score
+                    hint = did_you_mean(key, SCORES) or (f'; did you mean "{key[0]}"?' if key[:1] in "rfm" else "")
                     raise ValueError(
                         f'segment rule "{data.get("name", "?")}" references unknown score "{key}"'
-                        f"{did_you_mean(key, SCORES)} (scores: r, f, m, fm = mean of f and m)"
+                        f"{hint} (scores: r, f, m, fm = mean of f and m)"
                     )
         return data
 

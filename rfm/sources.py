@@ -328,13 +328,17 @@ def diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig
     cust = quote_ident(m["customer_id"])  # type: ignore[arg-type]
     null_role = re.search(r"rfm:null:(\w+)", text)
     if null_role:
-        role = null_role["1"]
+        role = null_role.group(1)
         col = m[role] or role
-        row = first_row(con, f"SELECT {cust} FROM {RAW} WHERE {cust} IS NOT NULL AND {quote_ident(col)} IS NULL LIMIT 1")
-        who = f" (first: customer {row[0]})" if row else ""
+        con.execute("SET threads = 1")
+        row = first_row(
+            con,
+            f"SELECT c, n FROM (SELECT {cust} AS c, {quote_ident(col)} AS v, row_number() OVER () AS n FROM {RAW}) "
+            "WHERE c IS NOT NULL AND v IS NULL ORDER BY n LIMIT 1",
+        )
+        who = f" (first: customer {row[0]}, row {row[1]})" if row else ""
         return InputError(
-            f'{src.label}: column "{col}" is empty on some order lines{who}; '
-            f"fill in {role} or remove those lines"
+            f'{src.label}: column "{col}" is empty on some order lines{who}; fill in {role} or remove those lines'
         )
     # Which required column fails to parse?
     try:
@@ -354,10 +358,18 @@ def diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig
         if col is None:
             continue
         q = quote_ident(col)
-        row = first_row(con, f"SELECT CAST({q} AS VARCHAR) FROM {raw_text} WHERE {q} IS NOT NULL AND {parse.format(q)} IS NULL LIMIT 1")
+        # One thread keeps file order, so the row number gives the line (error path only).
+        con.execute("SET threads = 1")
+        row = first_row(
+            con,
+            f"SELECT v, n FROM (SELECT CAST({q} AS VARCHAR) AS v, {parse.format(q)} AS parsed, row_number() OVER () AS n "
+            f"FROM {raw_text}) WHERE v IS NOT NULL AND parsed IS NULL ORDER BY n LIMIT 1",
+        )
+        con.execute("RESET threads")
         if row is None:
             continue
-        value = row[0]
+        value, rownum = row
+        where = f" on line {rownum + int(cfg.csv.header is not False)}" if raw_text == "rfm_raw_text" else f" in row {rownum}"
         if role == "order_date":
             fmt = next((f for f in _DATE_GUESSES if _parses(con, value, f)), None)
             fix = (
@@ -365,13 +377,15 @@ def diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig
                 if fmt and fmt != cfg.date_format
                 else "fix the value or set input.date_format to the format the column uses"
             )
-            return InputError(f'{src.label}: column "{col}" has values that are not dates (first: "{value}"); {fix}')
+            return InputError(
+                f'{src.label}: column "{col}" has values that are not dates (first: "{value}"{where}); {fix}'
+            )
         fix = (
             'set input.csv.decimal: "," or clean the column'
             if re.fullmatch(r"-?[\d.]*,\d+", value.strip())
             else "clean the column (numbers only, no currency signs or thousands separators)"
         )
-        return InputError(f'{src.label}: column "{col}" has non-numeric values (first: "{value}"); {fix}')
+        return InputError(f'{src.label}: column "{col}" has non-numeric values (first: "{value}"{where}); {fix}')
     return InputError(f"{src.label}: cannot read the orders ({_first_line(exc)})")
 
 

@@ -1,0 +1,94 @@
+"""Invariants of customer scoring, checked on random order histories (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import rfm
+
+START = date(2023, 1, 1)
+AS_OF = START + timedelta(days=365)
+
+order_st = st.tuples(
+    st.integers(0, 9),  # customer
+    st.integers(0, 365),  # day offset, on or before as_of
+    st.sampled_from([-20.0, 0.0, 5.5, 10.0, 10.0, 25.0, 99.99]),
+    st.integers(1, 3),  # lines in the order
+)
+
+
+def frame(orders: list[tuple[int, int, float, int]], first_id: int = 0) -> pl.DataFrame:
+    rows = []
+    for i, (cust, day, amount, lines) in enumerate(orders, start=first_id):
+        for line in range(lines):
+            rows.append((f"C{cust}", f"o{i}", START + timedelta(days=day), amount + line))
+    return pl.DataFrame(rows, schema=["customer_id", "order_id", "order_date", "amount"], orient="row")
+
+
+histories = st.lists(order_st, min_size=1, max_size=40).map(lambda o: [(o[0][0], o[0][1], 10.0, 1), *o[1:]])
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+bins_st = st.integers(2, 7)
+
+
+def score(df: pl.DataFrame, bins: int = 5) -> pl.DataFrame:
+    return rfm.score(df, {"scoring": {"bins": bins}, "segments": {"rules": [{"name": "All", "action": "retain"}]}},
+                     as_of=AS_OF)
+
+
+@SETTINGS
+@given(histories, bins_st)
+def test_scores_in_range_and_ties_share_a_score(orders, bins):
+    table = score(frame(orders), bins)
+    for metric, col in (("recency_days", "r_score"), ("frequency", "f_score"), ("monetary", "m_score")):
+        assert table[col].min() >= 1 and table[col].max() <= bins
+        per_value = table.group_by(metric).agg(pl.col(col).n_unique().alias("n"))
+        assert per_value["n"].max() == 1, f"{metric}: equal values got different scores"
+
+
+@SETTINGS
+@given(histories, bins_st)
+def test_scores_are_monotone_in_their_metric(orders, bins):
+    table = score(frame(orders), bins)
+    by_recency = table.sort("recency_days")
+    assert by_recency["r_score"].diff().drop_nulls().max() is None or by_recency["r_score"].diff().drop_nulls().max() <= 0
+    for metric, col in (("frequency", "f_score"), ("monetary", "m_score")):
+        ordered = table.sort(metric)[col].diff().drop_nulls()
+        assert ordered.len() == 0 or ordered.min() >= 0
+
+
+@SETTINGS
+@given(histories, st.lists(order_st, min_size=1, max_size=10))
+def test_orders_after_as_of_change_nothing(orders, future):
+    base = frame(orders)
+    # shift the extra orders past as_of, for known and new customers
+    later = frame([(c + 5, d + 366, a, n) for c, d, a, n in future], first_id=1000)
+    assert_frame_equal(score(pl.concat([base, later])), score(base))
+
+
+@SETTINGS
+@given(histories, st.randoms(use_true_random=False))
+def test_row_order_does_not_matter(orders, rnd):
+    base = frame(orders)
+    idx = list(range(base.height))
+    rnd.shuffle(idx)
+    assert_frame_equal(score(base[idx]), score(base))
+
+
+@SETTINGS
+@given(histories)
+def test_score_is_one_plus_floor_bins_times_share_strictly_worse(orders):
+    # Independent restatement of the documented rule, in polars.
+    table = score(frame(orders), 5)
+    n = table.height
+    for metric, col, worse in (
+        ("recency_days", "r_score", lambda v: (table["recency_days"] > v).sum()),
+        ("frequency", "f_score", lambda v: (table["frequency"] < v).sum()),
+        ("monetary", "m_score", lambda v: (table["monetary"] < v).sum()),
+    ):
+        for value, got in table.select(metric, col).unique().iter_rows():
+            assert got == min(5, 1 + (5 * worse(value)) // n), (metric, value)

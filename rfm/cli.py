@@ -111,7 +111,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rfm.config import load_config
     from rfm.segments import grid_warnings, resolve_rules
 
-    cfg = load_config(args.config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RfmWarning)  # printed once below, with the grid
+        cfg = load_config(args.config)
     ruleset = resolve_rules(cfg.segments, bins=cfg.scoring.bins, actions=cfg.actions, source=cfg.source, warn=False)
     print(f"{cfg.source}: valid; rule set {ruleset.name} over {cfg.scoring.bins}^3 = {cfg.scoring.bins**3} cells")
     counts = ruleset.grid.group_by("segment", "action", "segment_order").len().sort("segment_order")

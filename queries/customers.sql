@@ -2,18 +2,40 @@
 -- Every block reads the normalised view rfm_order_lines (see rfm/sources.py)
 -- or the tables built by earlier blocks.  Values are $parameters, never text.
 
+-- name: line_groups_checked
+-- Exact duplicate lines (same customer, order and hash of every input column)
+-- collapse into one group with a count of copies.  One hash aggregate over the
+-- lines: the price of checking for duplicates.
+-- params: none
+CREATE OR REPLACE TEMP VIEW rfm_line_groups AS
+SELECT
+    customer_id, order_id, line_hash,
+    any_value(order_date) AS order_date,
+    any_value(amount) AS amount,
+    any_value(status) AS status,
+    count(*) AS copies
+FROM rfm_order_lines
+GROUP BY customer_id, order_id, line_hash;
+
+-- name: line_groups_unchecked
+-- input.duplicates: unchecked, every line passes as its own group.
+-- params: none
+CREATE OR REPLACE TEMP VIEW rfm_line_groups AS
+SELECT customer_id, order_id, line_hash, order_date, amount, status, 1 AS copies
+FROM rfm_order_lines;
+
 -- name: build_orders
 -- One scan of the order lines: lines of an order are summed to the order.
--- Exact duplicate lines (same values in every input column) are counted per
--- order; with $drop_duplicates they count once.  Lines are classed, not
--- filtered, so dropped rows can be counted afterwards without a second scan.
--- The table does not depend on as_of: every as-of date reuses it.
+-- Duplicate copies count once with $drop_duplicates, else every copy counts.
+-- Lines are classed, not filtered, so dropped rows can be counted afterwards
+-- without a second scan.  Order sums are rounded to 4 decimals, which makes
+-- them independent of the order threads add lines in.  The table does not
+-- depend on as_of: every as-of date reuses it.
 -- params: excluded_statuses, drop_duplicates
 CREATE OR REPLACE TEMP TABLE rfm_orders AS
-WITH distinct_lines AS (
-    SELECT customer_id, order_id, order_date, amount, status, count(*) AS copies
-    FROM rfm_order_lines
-    GROUP BY customer_id, order_id, order_date, amount, category, status, quantity, line_hash
+WITH lines AS (
+    SELECT *, amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END AS counted
+    FROM rfm_line_groups
 )
 SELECT
     customer_id,
@@ -27,11 +49,11 @@ SELECT
     max(order_date) AS last_line_date,
     sum(copies) AS n_lines,
     sum(copies - 1) AS n_duplicate_lines,
-    sum(amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END) AS net,
-    coalesce(sum(amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END) FILTER (WHERE amount > 0), 0) AS gross,
-    coalesce(sum(amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END) FILTER (WHERE amount < 0), 0) AS refunds,
+    round(sum(counted), 4) AS net,
+    round(coalesce(sum(counted) FILTER (WHERE amount > 0), 0), 4) AS gross,
+    round(coalesce(sum(counted) FILTER (WHERE amount < 0), 0), 4) AS refunds,
     bool_or(amount >= 0) AS is_purchase
-FROM distinct_lines
+FROM lines
 GROUP BY ALL;
 
 -- name: line_stats
@@ -69,6 +91,7 @@ LIMIT 1;
 -- A purchase order has at least one line with amount >= 0; an order whose
 -- lines are all negative is a return: it lowers net value but is not a visit.
 -- Frequency and monetary use the orders on or after $window_start (NULL: all).
+-- Order values are summed as exact decimals: the same output on every run.
 -- params: as_of, window_start, monetary
 CREATE OR REPLACE TEMP TABLE rfm_customers AS
 WITH kept AS (
@@ -84,9 +107,9 @@ per_customer AS (
         min(order_date) FILTER (WHERE is_purchase) AS first_order_date,
         max(order_date) FILTER (WHERE is_purchase) AS last_order_date,
         count(*) FILTER (WHERE is_purchase AND in_window) AS frequency,
-        coalesce(sum(gross) FILTER (WHERE in_window), 0) AS gross,
-        coalesce(sum(refunds) FILTER (WHERE in_window), 0) AS refunds,
-        coalesce(sum(net) FILTER (WHERE in_window), 0) AS net
+        coalesce(sum(CAST(gross AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS gross,
+        coalesce(sum(CAST(refunds AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS refunds,
+        coalesce(sum(CAST(net AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS net
     FROM kept
     GROUP BY customer_id
 )

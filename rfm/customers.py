@@ -99,6 +99,8 @@ class RunStats:
         if self.duplicate_lines and self.duplicates == "drop":
             dropped.append(f"{self.duplicate_lines:,} exact duplicates")
         text = f"{self.source}: read {self.lines_read:,} lines, scored {self.customers:,} customers"
+        if self.duplicates == "unchecked":
+            text += " (duplicate lines not checked)"
         text += f"; dropped {', '.join(dropped)}" if dropped else "; dropped none"
         return text + f" ({self.seconds:.1f} s)"
 
@@ -133,6 +135,7 @@ class Orders:
         self.con.execute("SET enable_progress_bar = $p", {"p": progress})
         self.source: OrdersSource = open_orders(self.con, source, self.config.input, table=table)
         inp = self.config.input
+        sql.execute(self.con, "line_groups_unchecked" if inp.duplicates == "unchecked" else "line_groups_checked")
         try:
             sql.execute(
                 self.con,

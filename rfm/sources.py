@@ -8,7 +8,7 @@ shape whatever the input looked like:
 customer_id    as in the input (NULL rows are dropped and counted)
 order_id       as in the input (or derived, see ``input.order_id_fallback``)
 order_date     DATE (text parsed with ``input.date_format``; timestamps cut to the day)
-amount         DECIMAL(18,4): exact sums, so results do not depend on thread order
+amount         DOUBLE
 category       VARCHAR or NULL
 status         lower-cased, trimmed VARCHAR or NULL
 quantity       DOUBLE or NULL
@@ -285,9 +285,9 @@ def _select_list(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputCo
     amount_col = quote_ident(m["amount"])  # type: ignore[arg-type]
     atype = src.columns[m["amount"]]  # type: ignore[index]
     if atype == "VARCHAR" and cfg.csv.decimal == ",":
-        amount_expr = f"CAST(CAST(replace({amount_col}, ',', '.') AS DOUBLE) AS DECIMAL(18,4))"
+        amount_expr = f"CAST(replace({amount_col}, ',', '.') AS DOUBLE)"
     elif atype == "VARCHAR" or atype in _NUM_TYPES or atype.startswith("DECIMAL"):
-        amount_expr = f"CAST(CAST({amount_col} AS DOUBLE) AS DECIMAL(18,4))"
+        amount_expr = f"CAST({amount_col} AS DOUBLE)"
     else:
         raise InputError(
             f'{src.label}: column "{m["amount"]}" has type {atype}, not a number; map input.columns.amount to the line amount'

@@ -230,3 +230,10 @@ def test_column_mapping_and_common_names(tmp_path):
     result = rfm.score_customers(mapped, cfg)
     assert result.table["frequency"].to_list() == [1]
     assert result.stats.excluded_status_lines == 1
+
+
+def test_duplicates_unchecked_says_so(golden_csv):
+    result = rfm.score_customers(golden_csv, {"input": {"duplicates": "unchecked"}}, as_of="2024-06-30")
+    assert result.table.filter(pl.col("customer_id") == "C06")["monetary"].item() == 50.0
+    assert result.stats.duplicate_lines == 0
+    assert "(duplicate lines not checked)" in result.stats.summary()

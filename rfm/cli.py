@@ -32,6 +32,9 @@ def _add_orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary line (warnings still print)")
+    p.add_argument("--churn", choices=("none", "auto", "bgnbd", "recency_ratio"),
+                   help="add churn risk, expected orders and CLV (overrides churn.method; default none)")
+    p.add_argument("--churn-model", help="apply a churn model saved by an earlier run instead of fitting")
     if out:
         p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically)")
         p.add_argument("--save-scoring", help="also save the cut points used (JSON) to reuse on another snapshot")
@@ -54,18 +57,60 @@ def cmd_score(args: argparse.Namespace) -> int:
     from rfm.io import output_format
 
     output_format(args.out)  # fail before the work on a bad extension
-    result = _orders(args).score(as_of=args.as_of, scoring=args.scoring)
+    result = _orders(args).score(
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model
+    )
     result.write(args.out)
     if args.save_scoring:
         result.scoring.save(args.save_scoring)
+    model_path = None
+    if result.churn is not None:
+        model_path = Path(args.out).with_suffix(".churn.json")
+        result.churn.save(model_path)
     if not args.quiet:
         print(result.stats.summary(), file=sys.stderr)
         print(f"wrote {result.stats.customers:,} customers to {args.out}", file=sys.stderr)
+        if model_path is not None:
+            print(f"churn: {result.churn.describe()}; model saved to {model_path}", file=sys.stderr)
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from rfm.backtest import run_backtest
+
+    result = run_backtest(
+        args.orders, args.config, calibration_end=args.calibration_end, horizon_days=parse_days(args.horizon),
+        table=args.table, offers=args.offers,
+    )
+    print(result.report())
+    if args.out:
+        result.save(args.out)
+        print(f"\nwrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def parse_days(text: str | None) -> int | None:
+    """``90``, ``90d``, ``13w`` or ``6m`` (30.4375-day months) as days."""
+    if text is None:
+        return None
+    from rfm.errors import InputError
+
+    raw = text.strip().lower()
+    scale = {"d": 1.0, "w": 7.0, "m": 30.4375, "y": 365.25}.get(raw[-1:], None)
+    number = raw[:-1] if scale else raw
+    try:
+        value = float(number) * (scale or 1.0)
+    except ValueError:
+        raise InputError(f'--horizon "{text}" is not a duration; write e.g. 90d, 13w or 6m') from None
+    if value <= 0:
+        raise InputError(f'--horizon "{text}" must be positive')
+    return int(round(value))
+
+
 def cmd_segments(args: argparse.Namespace) -> int:
-    result = _orders(args).score(as_of=args.as_of, scoring=args.scoring)
+    result = _orders(args).score(
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model
+    )
     summary = result.segment_summary()
     if args.format == "csv":
         sys.stdout.write(summary.write_csv())
@@ -171,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_orders_options(p, out=False)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     p.set_defaults(handler=cmd_segments)
+
+    p = sub.add_parser("backtest", help="score as of a calibration end and compare churn/CLV with the holdout")
+    p.add_argument("orders", help="order lines (as for rfm score)")
+    p.add_argument("--calibration-end", required=True, help="last day of the calibration period, YYYY-MM-DD")
+    p.add_argument("--horizon", help="holdout length: 90d, 13w, 6m (default churn.horizon_days)")
+    p.add_argument("--config", "-c", help="YAML config")
+    p.add_argument("--table", help="table name when ORDERS is a DuckDB database file")
+    p.add_argument("--offers", help="offer catalogue: also report the top offer's hit rate")
+    p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
+    p.set_defaults(handler=cmd_backtest)
 
     p = sub.add_parser("check", help="validate a config and show how its segment rules cover the score grid")
     p.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")

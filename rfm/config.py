@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from rfm.errors import ConfigError
 from rfm.schema import StrictModel, read_yaml, validate
+from rfm.churn import ChurnConfig
 from rfm.segments import SegmentsConfig
 
 PRESETS = Path(__file__).parent / "presets"
@@ -127,6 +128,7 @@ class Config(StrictModel):
     as_of: date | None = None
     scoring: ScoringConfig = ScoringConfig()
     segments: SegmentsConfig = SegmentsConfig()
+    churn: ChurnConfig = ChurnConfig()
     actions: list[str] = Field(default_factory=lambda: ["retain", "upsell", "reactivate", "nurture"])
 
     #: Where the config came from, for messages ("cfg.yaml", "defaults").

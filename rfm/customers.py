@@ -172,8 +172,19 @@ class Orders:
         row = sql.fetch(self.con, "line_stats", as_of=as_of).row(0, named=True)
         return {k: int(v or 0) for k, v in row.items()}
 
-    def score(self, as_of: date | str | None = None, scoring: Scoring | str | Path | None = None) -> CustomerScores:
-        """Score every customer as of ``as_of`` (inclusive: orders on that day count)."""
+    def score(
+        self,
+        as_of: date | str | None = None,
+        scoring: Scoring | str | Path | None = None,
+        *,
+        churn: str | None = None,
+        churn_model: Any = None,
+    ) -> CustomerScores:
+        """Score every customer as of ``as_of`` (inclusive: orders on that day count).
+
+        ``churn`` overrides ``churn.method`` (none, auto, bgnbd, recency_ratio);
+        ``churn_model`` applies a saved :class:`rfm.churn.ChurnModel` instead of fitting.
+        """
         started = time.perf_counter()
         cfg = self.config
         label = self.source.label
@@ -209,6 +220,13 @@ class Orders:
         ruleset = resolve_rules(cfg.segments, bins=fitted.bins, actions=cfg.actions, source=cfg.source, warn=False)
         self.con.register("rfm_segment_grid", ruleset.grid)
         sql.execute(self.con, "build_result", as_of=day, bins=fitted.bins)
+        churn_used = None
+        method = churn or cfg.churn.method
+        if method != "none" or churn_model is not None or cfg.churn.model:
+            from rfm.churn import apply_churn
+
+            churn_used = apply_churn(self, day, cfg.churn, method=method, model=churn_model)
+            collected.extend(churn_used.notes)
         customers, nonpositive = first_row(self.con, "SELECT count(*), count(*) FILTER (WHERE nonpositive_value) FROM rfm_result")
         run = RunStats(
             source=label,
@@ -227,7 +245,7 @@ class Orders:
         for message in self._warnings(run, stats, bins, fitted, ruleset):
             warn(message)
         run.seconds = time.perf_counter() - started + self.load_seconds
-        return CustomerScores(self, day, fitted, bins, run, ruleset, collected)
+        return CustomerScores(self, day, fitted, bins, run, ruleset, collected, churn=churn_used)
 
     def _cut_points(self, as_of: date, saved: Scoring | None) -> Scoring:
         cfg = self.config.scoring
@@ -327,6 +345,7 @@ class CustomerScores:
     stats: RunStats
     ruleset: RuleSet
     warnings: list[str]
+    churn: Any = None  # rfm.churn.ChurnModel when churn was scored
     _table: pl.DataFrame | None = None
 
     @property
@@ -371,9 +390,10 @@ def score_customers(
     as_of: date | str | None = None,
     scoring: Scoring | str | Path | None = None,
     table: str | None = None,
+    churn: str | None = None,
 ) -> CustomerScores:
     """Load ``orders`` and score it: the full result (table, scoring, stats, warnings)."""
-    return Orders(orders, config, table=table).score(as_of=as_of, scoring=scoring)
+    return Orders(orders, config, table=table).score(as_of=as_of, scoring=scoring, churn=churn)
 
 
 def score(
@@ -383,6 +403,7 @@ def score(
     as_of: date | str | None = None,
     scoring: Scoring | str | Path | None = None,
     table: str | None = None,
+    churn: str | None = None,
 ) -> pl.DataFrame:
-    """One row per customer with metrics, 1..N scores, segment and action."""
-    return score_customers(orders, config, as_of=as_of, scoring=scoring, table=table).table
+    """One row per customer with metrics, 1..N scores, segment and action (and churn/CLV when asked)."""
+    return score_customers(orders, config, as_of=as_of, scoring=scoring, table=table, churn=churn).table

@@ -42,6 +42,7 @@ __all__ = [
     "fit_gamma_gamma",
     "expected_spend",
     "customer_lifetime_value",
+    "discounted_transactions",
     "fit_is_sound",
     "DAYS_PER_MONTH",
 ]
@@ -554,32 +555,45 @@ def expected_spend(fit: GammaGammaFit, frequency, mean_spend):
 
 
 # ---- CLV -------------------------------------------------------------------
-def customer_lifetime_value(bgnbd: BgNbdFit, gg: GammaGammaFit, x, t_x, T, mean_spend, *,
-                            horizon_months: int = 12, monthly_discount: float = 0.01,
-                            time_unit_days: float = 7.0):
-    """Discounted expected revenue over ``horizon_months``:
+def discounted_transactions(bgnbd: BgNbdFit, x, t_x, T, *, horizon_months: int = 12,
+                            monthly_discount: float = 0.01, time_unit_days: float = 7.0):
+    """Expected transactions over ``horizon_months``, each month discounted:
 
-        CLV = sum_{m=1..H} (E[Y(tau_m)] - E[Y(tau_{m-1})]) * E[Z] / (1+d)^m,
+        DET = P(alive) * sum_{m=1..H} (E[Y(tau_m) | alive] - E[Y(tau_{m-1}) | alive]) / (1+d)^m,
 
-    tau_m = m * 30.4375 / time_unit_days (months in the BG/NBD time unit),
-    E[Y] from eq. 10, E[Z] from expected_spend (lifetimes' scheme)."""
+    tau_m = m * 30.4375 / time_unit_days (months in the BG/NBD time unit).
+    Depends on (x, t_x, T) only, so callers evaluate it once per distinct triple."""
     if int(horizon_months) != horizon_months or horizon_months < 0:
         raise InputError(f"horizon_months: expected an integer >= 0, found {horizon_months!r}")
     if not (monthly_discount > -1 and math.isfinite(monthly_discount)):
         raise InputError(f"monthly_discount: expected a number > -1, found {monthly_discount!r}")
     if not (time_unit_days > 0 and math.isfinite(time_unit_days)):
         raise InputError(f"time_unit_days: expected a number > 0, found {time_unit_days!r}")
-    spend = np.asarray(expected_spend(gg, x, mean_spend))
     x, t_x, T = _arrays(x=x, t_x=t_x, T=T)
     pa = np.asarray(p_alive(bgnbd, x, t_x, T))
     step = DAYS_PER_MONTH / time_unit_days
-    clv = np.zeros(np.broadcast_shapes(x.shape, spend.shape))
-    prev = np.zeros_like(clv)
+    det = np.zeros(np.broadcast_shapes(x.shape, T.shape))
+    prev = np.zeros_like(det)
     for m in range(1, int(horizon_months) + 1):
         cur = _expected_if_alive(bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, np.full_like(x, m * step), x, T)
-        clv += (cur - prev) / (1 + monthly_discount) ** m
+        det += (cur - prev) / (1 + monthly_discount) ** m
         prev = cur
-    return _out(pa * clv * spend)
+    return _out(pa * det)
+
+
+def customer_lifetime_value(bgnbd: BgNbdFit, gg: GammaGammaFit, x, t_x, T, mean_spend, *,
+                            horizon_months: int = 12, monthly_discount: float = 0.01,
+                            time_unit_days: float = 7.0):
+    """Discounted expected revenue over ``horizon_months``:
+
+        CLV = sum_{m=1..H} (E[Y(tau_m)] - E[Y(tau_{m-1})]) * E[Z] / (1+d)^m
+            = discounted_transactions(...) * expected_spend(...)
+
+    E[Y] from eq. 10, E[Z] from expected_spend (lifetimes' scheme)."""
+    det = discounted_transactions(bgnbd, x, t_x, T, horizon_months=horizon_months,
+                                  monthly_discount=monthly_discount, time_unit_days=time_unit_days)
+    spend = np.asarray(expected_spend(gg, x, mean_spend))
+    return _out(np.asarray(det) * spend)
 
 
 # ---- soundness check for ``auto`` mode -------------------------------------

@@ -192,8 +192,10 @@ def test_in_memory_frames_match_file(golden_csv):
     from_file = rfm.score(golden_csv, as_of="2024-06-30")
     from_polars = rfm.score(frame, as_of="2024-06-30")
     from_arrow = rfm.score(frame.to_arrow(), as_of="2024-06-30")
+    from_pandas = rfm.score(frame.to_pandas(), as_of="2024-06-30")
     assert_frame_equal(from_polars, from_file)
     assert_frame_equal(from_arrow, from_file)
+    assert_frame_equal(from_pandas, from_file)
 
 
 def test_parquet_directory_and_duckdb_table(golden_csv, tmp_path):

@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from rfm import progress as progress_mod
 from rfm import sql
 from rfm.config import Config, load_config
 from rfm.errors import ConfigError, InputError, RfmWarning
@@ -132,17 +133,20 @@ class Orders:
             self.con.execute("SET threads = $t", {"t": threads})
         if temp_directory:
             self.con.execute("SET temp_directory = $d", {"d": temp_directory})
-        self.con.execute("SET enable_progress_bar = $p", {"p": progress})
+        self.progress = progress
+        if progress:
+            progress_mod.enable(self.con)
         self.source: OrdersSource = open_orders(self.con, source, self.config.input, table=table)
         inp = self.config.input
         sql.execute(self.con, "line_groups_unchecked" if inp.duplicates == "unchecked" else "line_groups_checked")
         try:
-            sql.execute(
-                self.con,
-                "build_orders",
-                excluded_statuses=[s.lower().strip() for s in inp.excluded_statuses],
-                drop_duplicates=inp.duplicates == "drop",
-            )
+            with progress_mod.progress(self.con, "reading orders", progress):
+                sql.execute(
+                    self.con,
+                    "build_orders",
+                    excluded_statuses=[s.lower().strip() for s in inp.excluded_statuses],
+                    drop_duplicates=inp.duplicates == "drop",
+                )
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
             raise diagnose(self.con, self.source, inp, exc) from None
         first, last = sql.fetch_rows(self.con, "date_range")[0]

@@ -153,6 +153,7 @@ class Orders:
         self.first_date: date | None = first
         self.last_date: date | None = last
         self.load_seconds = time.perf_counter() - started
+        self._latest: CustomerScores | None = None
 
     def default_as_of(self) -> date:
         """The day after the latest kept order."""
@@ -190,6 +191,9 @@ class Orders:
         ``churn_model`` applies a saved :class:`rfm.churn.ChurnModel` instead of fitting.
         """
         started = time.perf_counter()
+        if self._latest is not None:
+            self._latest._detach()  # the SQL tables are about to be rebuilt
+            self._latest = None
         cfg = self.config
         label = self.source.label
         stats = self.stats(date.max)
@@ -249,7 +253,8 @@ class Orders:
         for message in self._warnings(run, stats, bins, fitted, ruleset):
             warn(message)
         run.seconds = time.perf_counter() - started + self.load_seconds
-        return CustomerScores(self, day, fitted, bins, run, ruleset, collected, churn=churn_used)
+        self._latest = CustomerScores(self, day, fitted, bins, run, ruleset, collected, churn=churn_used)
+        return self._latest
 
     def _cut_points(self, as_of: date, saved: Scoring | None) -> Scoring:
         cfg = self.config.scoring
@@ -351,21 +356,34 @@ class CustomerScores:
     warnings: list[str]
     churn: Any = None  # rfm.churn.ChurnModel when churn was scored
     _table: pl.DataFrame | None = None
+    _detached: duckdb.DuckDBPyConnection | None = None
+
+    def _detach(self) -> None:
+        """Called when a later score() on the same Orders replaces the SQL tables:
+        keep this result's rows, and answer from a private connection from now on."""
+        table = self.table
+        con = duckdb.connect()
+        con.register("rfm_result", table)
+        con.register("rfm_segment_grid", self.ruleset.grid)
+        self._detached = con
+
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        return self._detached if self._detached is not None else self.orders.con
 
     @property
     def table(self) -> pl.DataFrame:
         """One row per customer (see README, "Output columns")."""
         if self._table is None:
-            self._table = self.orders.con.sql("SELECT * FROM rfm_result ORDER BY customer_id").pl()
+            self._table = self._con().sql("SELECT * FROM rfm_result ORDER BY customer_id").pl()
         return self._table
 
     def segment_summary(self) -> pl.DataFrame:
-        return sql.fetch(self.orders.con, "segment_summary").drop("segment_order")
+        return sql.fetch(self._con(), "segment_summary").drop("segment_order")
 
     def write(self, path: str | Path) -> Path:
         """Write the customer table to .parquet or .csv, atomically."""
         fmt = output_format(path)
-        rel = self.orders.con.sql("SELECT * FROM rfm_result ORDER BY customer_id")
+        rel = self._con().sql("SELECT * FROM rfm_result ORDER BY customer_id")
 
         def writer(tmp: Path) -> None:
             if fmt == "parquet":

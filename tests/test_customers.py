@@ -239,3 +239,15 @@ def test_duplicates_unchecked_says_so(golden_csv):
     assert result.table.filter(pl.col("customer_id") == "C06")["monetary"].item() == 50.0
     assert result.stats.duplicate_lines == 0
     assert "(duplicate lines not checked)" in result.stats.summary()
+
+
+def test_earlier_result_survives_a_later_score_on_the_same_orders(golden_csv, tmp_path):
+    orders = rfm.Orders(golden_csv)
+    june = orders.score(as_of="2024-06-30")
+    july = orders.score(as_of="2024-07-31")
+    assert june.table["as_of"].unique().to_list() == [date(2024, 6, 30)]
+    assert july.table["as_of"].unique().to_list() == [date(2024, 7, 31)]
+    assert june.segment_summary()["customers"].sum() == 12
+    june.write(tmp_path / "june.csv")
+    assert pl.read_csv(tmp_path / "june.csv", try_parse_dates=True)["as_of"].unique().to_list() == [date(2024, 6, 30)]
+    assert_frame_equal(june.table, rfm.score(golden_csv, as_of="2024-06-30"))

@@ -3,6 +3,7 @@
 from rfm.config import Config, load_config
 from rfm.customers import CustomerScores, Orders, Scoring, score, score_customers
 from rfm.errors import ConfigError, InputError, ModelError, RfmError, RfmWarning
+from rfm.leads import calibrate, contacts, lead_history, score_leads
 
 __all__ = [
     "Config",
@@ -14,8 +15,12 @@ __all__ = [
     "RfmError",
     "RfmWarning",
     "Scoring",
+    "calibrate",
+    "contacts",
+    "lead_history",
     "load_config",
     "score",
     "score_customers",
+    "score_leads",
 ]
 __version__ = "0.1.0"

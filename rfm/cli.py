@@ -171,8 +171,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from rfm.errors import InputError
     from rfm.generate import generate_orders
 
+    if args.leads is not None:
+        from rfm.leads.cli import cmd_leads_generate
+
+        args.format = "csv" if str(args.out).endswith(".csv") else "parquet"
+        return cmd_leads_generate(args)
+    if args.customers is None or args.orders is None:
+        raise InputError("rfm generate: give --customers and --orders for order lines, or --leads N for leads")
     started = time.perf_counter()
     summary = generate_orders(
         args.out,
@@ -231,14 +239,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("generate", help="write deterministic synthetic order lines (.parquet or .csv)")
-    p.add_argument("--customers", type=int, required=True, help="number of customers")
-    p.add_argument("--orders", type=int, required=True, help="number of purchase orders (>= customers)")
+    p = sub.add_parser("generate", help="write deterministic synthetic order lines, or leads with --leads")
+    p.add_argument("--customers", type=int, help="number of customers")
+    p.add_argument("--orders", type=int, help="number of purchase orders (>= customers)")
+    p.add_argument("--leads", type=int, help="leads mode: N synthetic leads, their events and outcomes, into the "
+                   "directory --out (planted conversion effects, see rfm leads generate)")
+    p.add_argument("--events-per-lead", type=float, default=12.0, help="leads mode: mean events per lead")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--lines-per-order", type=float, default=1.5, help="mean lines per order (1 = one line each)")
-    p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv")
+    p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (leads mode: a directory)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
     p.set_defaults(handler=cmd_generate)
+
+    from rfm.leads.cli import register as register_leads
+
+    register_leads(sub)
 
     p = sub.add_parser("demo", help="run the main job on the bundled demo data and write the results")
     p.add_argument("--out", "-o", default="rfm-demo", help="output directory (default: ./rfm-demo)")

@@ -69,8 +69,9 @@ FROM rfm_churn_stats;
 -- Join the per-triple predictions (table rfm_churn_triples, computed by the
 -- fitted model) back to customers.  expected_aov is the Gamma-Gamma
 -- conditional mean spend when $use_gg, else the customer's own mean spend.
--- The next order is expected after E[1/lambda | alive] = (alpha + T)/(r + x - 1)
--- time units, shown only when p_alive >= 0.5 and r + x > 1.
+-- The next order is expected one gap at the posterior mean purchase rate after
+-- as_of: 1 / E[lambda | alive] = (alpha + T)/(r + x) time units, shown only
+-- when p_alive >= 0.5.
 -- params: as_of, use_gg, gg_p, gg_q, gg_gamma, time_unit_days
 CREATE OR REPLACE TEMP TABLE rfm_churn AS
 SELECT

@@ -218,7 +218,7 @@ def run_backtest(
         catalogue = load_catalogue(offers)
         orders.score(as_of=cal_end)
         best = score_offers(orders, catalogue, as_of=cal_end).best
-        result.offers = offer_hit_rate(orders, best, catalogue, start=cal_end, end=holdout_end)
+        result.offers = offer_hit_rate(orders, best, catalogue, start=cal_end + timedelta(days=1), end=holdout_end)
     return result
 
 

@@ -163,12 +163,12 @@ def _bgnbd(orders: Orders, as_of: date, cfg: ChurnConfig, unit: float, model: Ch
     # P(no order in the horizon) = P(dead) + P(alive) * E[exp(-lambda h)], with
     # lambda | alive ~ Gamma(r + x, alpha + T): no purchase means no dropout chance.
     p_none = (1 - p_alive) + p_alive * np.exp((fit.r + x) * (np.log(fit.alpha + T) - np.log(fit.alpha + T + horizon_units)))
-    shape = fit.r + x - 1
-    wait = np.where(shape > 0, (fit.alpha + T) / np.where(shape > 0, shape, 1.0), np.nan)
+    # Expected gap at the posterior mean purchase rate E[lambda | alive] = (r + x)/(alpha + T).
+    wait = (fit.alpha + T) / (fit.r + x)
     triples = pl.DataFrame(
         {"x": groups["x"], "t_x": groups["t_x"], "T": groups["T"], "p_alive": p_alive,
          "p_no_order": p_none, "expected_orders": expected, "discounted_orders": det, "wait_units": wait},
-    ).with_columns(pl.col("wait_units").fill_nan(None))
+    )
     con.register("rfm_churn_triples", triples)
 
     gg = None

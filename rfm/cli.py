@@ -35,6 +35,7 @@ def _add_orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--churn", choices=("none", "auto", "bgnbd", "recency_ratio"),
                    help="add churn risk, expected orders and CLV (overrides churn.method; default none)")
     p.add_argument("--churn-model", help="apply a churn model saved by an earlier run instead of fitting")
+    p.add_argument("--offers", help="offer catalogue (YAML): add next_best_offer, offer_fit, offer_reason")
     if out:
         p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically)")
         p.add_argument("--save-scoring", help="also save the cut points used (JSON) to reuse on another snapshot")
@@ -58,7 +59,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     output_format(args.out)  # fail before the work on a bad extension
     result = _orders(args).score(
-        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
     )
     result.write(args.out)
     if args.save_scoring:
@@ -72,6 +73,36 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"wrote {result.stats.customers:,} customers to {args.out}", file=sys.stderr)
         if model_path is not None:
             print(f"churn: {result.churn.describe()}; model saved to {model_path}", file=sys.stderr)
+    return 0
+
+
+def cmd_offers(args: argparse.Namespace) -> int:
+    from rfm.io import output_format
+    from rfm.offers import load_catalogue, score_offers
+
+    from rfm.config import load_config
+    from rfm.errors import InputError
+
+    output_format(args.out)
+    path = args.offers or load_config(args.config).offers
+    if path is None:
+        raise InputError("rfm offers: no offer catalogue; pass --offers offers.yaml or set offers: in the config")
+    catalogue = load_catalogue(path)  # a bad catalogue fails before the data is read
+    orders = _orders(args)
+    result = orders.score(
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=catalogue
+    )
+    offers = result.offers if args.top_k is None else score_offers(orders, catalogue, as_of=result.as_of, top_k=args.top_k)
+    offers.write(args.out)
+    if not args.quiet:
+        best = offers.best
+        with_offer = best.filter(pl.col("next_best_offer").is_not_null()).height
+        print(result.stats.summary(), file=sys.stderr)
+        print(
+            f"wrote top offers for {best.height:,} customers to {args.out}; "
+            f"{best.height - with_offer:,} have no eligible offer",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -109,7 +140,7 @@ def parse_days(text: str | None) -> int | None:
 
 def cmd_segments(args: argparse.Namespace) -> int:
     result = _orders(args).score(
-        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
     )
     summary = result.segment_summary()
     if args.format == "csv":
@@ -224,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_orders_options(p, out=False)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     p.set_defaults(handler=cmd_segments)
+
+    p = sub.add_parser("offers", help="offer fit per customer and offer, and the next best offer")
+    _add_orders_options(p, out=False)
+    p.add_argument("--top-k", type=int, help="offers per customer (default: the catalogue's top_k, 3)")
+    p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically)")
+    p.set_defaults(handler=cmd_offers)
 
     p = sub.add_parser("backtest", help="score as of a calibration end and compare churn/CLV with the holdout")
     p.add_argument("orders", help="order lines (as for rfm score)")

@@ -129,6 +129,7 @@ class Config(StrictModel):
     scoring: ScoringConfig = ScoringConfig()
     segments: SegmentsConfig = SegmentsConfig()
     churn: ChurnConfig = ChurnConfig()
+    offers: str | None = Field(None, description="offer catalogue (YAML); rfm score then adds next_best_offer")
     actions: list[str] = Field(default_factory=lambda: ["retain", "upsell", "reactivate", "nurture"])
 
     #: Where the config came from, for messages ("cfg.yaml", "defaults").
@@ -156,6 +157,13 @@ def load_config(config: str | Path | dict[str, Any] | Config | None = None) -> C
         data, source = read_yaml(config), str(config)
     cfg = validate(Config, data, source)
     cfg._source = source
+    if source not in ("defaults", "config"):
+        # Paths inside a config file are relative to that file.
+        base = Path(source).resolve().parent
+        if cfg.offers and not Path(cfg.offers).is_absolute():
+            cfg.offers = str(base / cfg.offers)
+        if cfg.churn.model and not Path(cfg.churn.model).is_absolute():
+            cfg.churn.model = str(base / cfg.churn.model)
     # Resolving the rule set checks presets, actions and bins together.
     from rfm.segments import resolve_rules
 

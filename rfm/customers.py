@@ -184,11 +184,14 @@ class Orders:
         *,
         churn: str | None = None,
         churn_model: Any = None,
+        offers: Any = None,
     ) -> CustomerScores:
         """Score every customer as of ``as_of`` (inclusive: orders on that day count).
 
         ``churn`` overrides ``churn.method`` (none, auto, bgnbd, recency_ratio);
         ``churn_model`` applies a saved :class:`rfm.churn.ChurnModel` instead of fitting.
+        ``offers`` (or config ``offers``) names an offer catalogue: adds next_best_offer,
+        offer_fit and offer_reason.
         """
         started = time.perf_counter()
         if self._latest is not None:
@@ -235,6 +238,15 @@ class Orders:
 
             churn_used = apply_churn(self, day, cfg.churn, method=method, model=churn_model)
             collected.extend(churn_used.notes)
+        offers_used = None
+        catalogue = offers if offers is not None else cfg.offers
+        if catalogue is not None:
+            from rfm.offers import score_offers
+
+            offers_used = score_offers(self, catalogue, as_of=day)
+            self.con.register("rfm_offer_best", offers_used.best)
+            sql.execute(self.con, "attach_offers")
+            collected.extend(offers_used.warnings)
         customers, nonpositive = first_row(self.con, "SELECT count(*), count(*) FILTER (WHERE nonpositive_value) FROM rfm_result")
         run = RunStats(
             source=label,
@@ -253,7 +265,7 @@ class Orders:
         for message in self._warnings(run, stats, bins, fitted, ruleset):
             warn(message)
         run.seconds = time.perf_counter() - started + self.load_seconds
-        self._latest = CustomerScores(self, day, fitted, bins, run, ruleset, collected, churn=churn_used)
+        self._latest = CustomerScores(self, day, fitted, bins, run, ruleset, collected, churn=churn_used, offers=offers_used)
         return self._latest
 
     def _cut_points(self, as_of: date, saved: Scoring | None) -> Scoring:
@@ -355,6 +367,7 @@ class CustomerScores:
     ruleset: RuleSet
     warnings: list[str]
     churn: Any = None  # rfm.churn.ChurnModel when churn was scored
+    offers: Any = None  # rfm.offers.OfferScores when a catalogue was given
     _table: pl.DataFrame | None = None
     _detached: duckdb.DuckDBPyConnection | None = None
 

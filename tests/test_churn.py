@@ -48,6 +48,10 @@ def test_cdnow_paper_customer_expected_transactions(cdnow_path):
     # customer 0001: purchases 1997-01-01, 01-18, 08-02 -> x = 2, t_x = 213/7 = 30.43, T = 272/7 = 38.86
     first = table.filter(pl.col("customer_id") == "0001").row(0, named=True)
     assert first["expected_orders"] == pytest.approx(1.226, abs=0.001)
+    # p_alive 0.727 >= 0.5: next order one gap at E[lambda] = (r+x)/(alpha+T) after as_of:
+    # (4.4136 + 38.857) / (0.2426 + 2) = 19.29 weeks = 135.1 days -> 136 whole days
+    assert first["p_alive"] == pytest.approx(0.7266, abs=0.0005)
+    assert first["expected_next_order_date"] == date(1997, 9, 30) + timedelta(days=136)
 
 
 def test_no_nan_or_infinity_for_extreme_customers():

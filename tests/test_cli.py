@@ -105,3 +105,29 @@ def test_demo_writes_results(tmp_path, capsys):
         "At Risk", "About to Sleep", "Hibernating", "Lost",
     }
     assert pl.read_csv(tmp_path / "demo" / "segments.csv")["customers"].sum() == 1955
+
+
+def test_offers_command_and_score_with_catalogue(tmp_path, capsys):
+    from rfm.demo import DEMO_CONFIG, DEMO_ORDERS
+    from rfm.offers import PRESET
+
+    out = tmp_path / "offers.csv"
+    assert main(["offers", str(DEMO_ORDERS), "-c", str(DEMO_CONFIG), "--offers", str(PRESET), "--top-k", "2",
+                 "--out", str(out), "-q"]) == 0
+    fits = pl.read_csv(out)
+    assert fits.group_by("customer_id").len()["len"].max() == 2
+    assert set(fits["rank"].drop_nulls()) == {1, 2}
+    scores = tmp_path / "scores.parquet"
+    assert main(["score", str(DEMO_ORDERS), "-c", str(DEMO_CONFIG), "--offers", str(PRESET), "--out", str(scores),
+                 "-q"]) == 0
+    table = pl.read_parquet(scores)
+    best = fits.filter(pl.col("rank") == 1).select("customer_id", "offer_id")
+    joined = table.join(best, on="customer_id")
+    # The score table's next best offer is the offers table's rank 1, customer for customer.
+    assert (joined["next_best_offer"] == joined["offer_id"]).all()
+    assert table.height == 1955 and table["offer_reason"].null_count() == 0
+
+
+def test_offers_command_needs_a_catalogue(tmp_path, golden_csv, capsys):
+    assert main(["offers", str(golden_csv), "--out", str(tmp_path / "o.csv")]) == 2
+    assert "rfm offers: no offer catalogue; pass --offers offers.yaml" in capsys.readouterr().err

@@ -25,10 +25,16 @@ def run_demo(out: str | Path) -> Iterator[str]:
         result.write(out / "scores.csv"),
         result.scoring.save(out / "scoring.json"),
     ]
+    if result.churn is not None:
+        written.append(result.churn.save(out / "scores.churn.json"))
+    if result.offers is not None:
+        written.append(result.offers.write(out / "offers.csv"))
     summary = result.segment_summary()
     written.append(write_atomic(out / "segments.csv", lambda tmp: summary.write_csv(tmp)))
     yield f"Demo: {DEMO_ORDERS.name}, as of {result.as_of}"
     yield result.stats.summary()
+    if result.churn is not None:
+        yield f"churn: {result.churn.describe()}"
     yield ""
     yield format_table(summary, SEGMENT_COLUMNS)
     yield ""

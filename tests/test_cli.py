@@ -105,6 +105,12 @@ def test_demo_writes_results(tmp_path, capsys):
         "At Risk", "About to Sleep", "Hibernating", "Lost",
     }
     assert pl.read_csv(tmp_path / "demo" / "segments.csv")["customers"].sum() == 1955
+    # The demo config turns on churn (auto) and the demo offer catalogue.
+    assert "churn: BG/NBD r=" in out
+    assert scores["churn_risk"].is_between(0, 100).all() and scores["next_best_offer"].null_count() == 0
+    assert (tmp_path / "demo" / "scores.churn.json").exists()
+    offers = pl.read_csv(tmp_path / "demo" / "offers.csv")
+    assert offers["customer_id"].n_unique() == 1955
 
 
 def test_offers_command_and_score_with_catalogue(tmp_path, capsys):

@@ -106,6 +106,23 @@ def cmd_offers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from rfm.reporting import run_report
+
+    written = run_report(
+        args.kind, args.orders, config=args.config, out=args.out, as_of=args.as_of,
+        compare_as_of=args.compare_as_of, calibration_end=args.calibration_end, horizon=parse_days(args.horizon),
+        offers=args.offers, leads=args.leads, events=args.events, outcomes=args.outcomes, lead_grid=args.grid,
+        churn=args.churn, table=args.table, backtest=not args.no_backtest, png=args.png, svg=args.svg,
+    )
+    if not args.quiet:
+        extra = f" and {len(written) - 1} file(s) beside it:" if len(written) > 1 else ""
+        print(f"wrote {written[0]}{extra}", file=sys.stderr)
+        for path in written[1:]:
+            print(f"  {path.name}", file=sys.stderr)
+    return 0
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from rfm.backtest import run_backtest
 
@@ -271,6 +288,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offers", help="offer catalogue: also report the top offer's hit rate")
     p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
     p.set_defaults(handler=cmd_backtest)
+
+    p = sub.add_parser("report", help="write a self-contained HTML report (segments, campaign or churn)")
+    p.add_argument("kind", choices=("segments", "campaign", "churn"), help="which report")
+    p.add_argument("orders", help="order lines (as for rfm score)")
+    p.add_argument("--out", "-o", required=True,
+                   help="output .html; campaign CSV lists and --png/--svg charts go beside it")
+    p.add_argument("--config", "-c", help="YAML config")
+    p.add_argument("--as-of", help="report as of this date, YYYY-MM-DD (default: day after the last order)")
+    p.add_argument("--table", help="table name when ORDERS is a DuckDB database file")
+    p.add_argument("--churn", choices=("none", "auto", "bgnbd", "recency_ratio"),
+                   help="churn model (churn report default: auto)")
+    p.add_argument("--compare-as-of", help="churn: earlier date of the segment migration matrix (default: as-of - 90 days)")
+    p.add_argument("--calibration-end", help="churn: backtest calibration end (default: as-of minus the horizon)")
+    p.add_argument("--horizon", help="churn horizon and backtest holdout: 90d, 13w, 6m (default churn.horizon_days)")
+    p.add_argument("--no-backtest", action="store_true",
+                   help="churn: leave the backtest out (it reloads the orders and fits both models)")
+    p.add_argument("--offers", help="campaign: offer catalogue YAML (default: offers: in the config)")
+    p.add_argument("--leads", help="leads file: adds the leads section (needs --events)")
+    p.add_argument("--events", help="engagement events of the leads")
+    p.add_argument("--outcomes", help="lead outcomes: adds conversion by tier")
+    p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
+    p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
+    p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not list the files written")
+    p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("check", help="validate a config and show how its segment rules cover the score grid")
     p.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")

@@ -380,6 +380,11 @@ class CustomerScores:
         con.register("rfm_segment_grid", self.ruleset.grid)
         self._detached = con
 
+    @property
+    def is_current(self) -> bool:
+        """False once a later score() on the same Orders has replaced the SQL tables."""
+        return self._detached is None
+
     def _con(self) -> duckdb.DuckDBPyConnection:
         return self._detached if self._detached is not None else self.orders.con
 

@@ -29,6 +29,9 @@ def run_demo(out: str | Path) -> Iterator[str]:
         written.append(result.churn.save(out / "scores.churn.json"))
     if result.offers is not None:
         written.append(result.offers.write(out / "offers.csv"))
+    from rfm.reporting.demo import write_demo_reports
+
+    written += write_demo_reports(out)
     summary = result.segment_summary()
     written.append(write_atomic(out / "segments.csv", lambda tmp: summary.write_csv(tmp)))
     yield f"Demo: {DEMO_ORDERS.name}, as of {result.as_of}"

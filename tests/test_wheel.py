@@ -25,6 +25,8 @@ def test_wheel_installs_and_runs_demo(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "rfm/queries/customers.sql" in names
     assert "rfm/reports/README.md" in names
+    assert "rfm/reports/segments.yaml" in names
+    assert "rfm/queries/reports.sql" in names
     assert "rfm/data/demo_orders.csv" in names
     assert "rfm/presets/segments/default.yaml" in names
 
@@ -50,6 +52,8 @@ def test_wheel_installs_and_runs_demo(tmp_path):
     assert where[0].startswith(purelib)  # imported from the wheel, not the checkout
     assert where[1] == f"{purelib}/rfm/queries"
     assert pl.read_parquet(elsewhere / "out" / "scores.parquet").height == 1955
+    html = (elsewhere / "out" / "segments.html").read_text()
+    assert "vegaEmbed" in html and "<script src=" not in html
 
 
 def _has_hatchling() -> bool:

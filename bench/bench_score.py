@@ -69,9 +69,16 @@ def main() -> None:
     if not path.exists():
         subprocess.run([str(Path(sys.executable).with_name("rfm")), "generate", "--customers", str(customers), "--orders", str(orders), "--seed", "1",
                         "--lines-per-order", str(args.lines_per_order), "--out", str(path)], check=True)
+    unchecked = data / "unchecked.yaml"
+    unchecked.write_text("input:\n  duplicates: unchecked\n")
+    rfm_bin = str(Path(sys.executable).with_name("rfm"))
     cases = {
         "floor: DuckDB scan + GROUP BY": [sys.executable, "-c", FLOOR, str(path), str(data / "floor.parquet")],
-        "rfm score (RFM + segments)": [str(Path(sys.executable).with_name("rfm")), "score", str(path), "--out", str(data / "scores.parquet"), "-q"],
+        "rfm score (RFM + segments)": [rfm_bin, "score", str(path), "--out", str(data / "scores.parquet"), "-q"],
+        "rfm score, duplicates unchecked": [rfm_bin, "score", str(path), "-c", str(unchecked),
+                                            "--out", str(data / "scores_u.parquet"), "-q"],
+        "rfm score + churn (BG/NBD, CLV)": [rfm_bin, "score", str(path), "--churn", "bgnbd",
+                                            "--out", str(data / "scores_c.parquet"), "-q"],
     }
     results = {}
     for name, cmd in cases.items():

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from rfm import models, sql
+from rfm import sql
 from rfm.errors import ConfigError, ModelError, RfmWarning
 from rfm.io import write_text
 from rfm.schema import StrictModel, read_yaml
@@ -137,6 +137,8 @@ def apply_churn(
 
 
 def _bgnbd(orders: Orders, as_of: date, cfg: ChurnConfig, unit: float, model: ChurnModel | None, n: int, note) -> ChurnModel:
+    from rfm import models  # scipy: imported only when a model is fitted or applied
+
     con = orders.con
     groups = sql.fetch(con, "churn_groups")
     x, t_x, T, w = (groups[c].to_numpy().astype(float) for c in ("x", "t_x", "T", "n"))

@@ -199,10 +199,10 @@ class Orders:
             self._latest = None
         cfg = self.config
         label = self.source.label
-        stats = self.stats(date.max)
-        if stats["lines_read"] == 0:
-            raise InputError(f"{label}: no order lines (the input has a header but no rows); export the orders again")
-        if self.last_date is None:
+        if self.last_date is None:  # nothing kept: say why (error path only)
+            stats = self.stats(date.max)
+            if stats["lines_read"] == 0:
+                raise InputError(f"{label}: no order lines (the input has a header but no rows); export the orders again")
             raise InputError(
                 f"{label}: all {stats['lines_read']:,} lines were dropped ({stats['null_customer_id_lines']:,} without "
                 f"customer id, {stats['excluded_status_lines']:,} with an excluded status); check input.excluded_statuses"
@@ -392,7 +392,8 @@ class CustomerScores:
     def table(self) -> pl.DataFrame:
         """One row per customer (see README, "Output columns")."""
         if self._table is None:
-            self._table = self._con().sql("SELECT * FROM rfm_result ORDER BY customer_id").pl()
+            # rfm_result was built in customer order and DuckDB keeps insertion order.
+            self._table = self._con().sql("SELECT * FROM rfm_result").pl()
         return self._table
 
     def segment_summary(self) -> pl.DataFrame:
@@ -401,7 +402,7 @@ class CustomerScores:
     def write(self, path: str | Path) -> Path:
         """Write the customer table to .parquet or .csv, atomically."""
         fmt = output_format(path)
-        rel = self._con().sql("SELECT * FROM rfm_result ORDER BY customer_id")
+        rel = self._con().sql("SELECT * FROM rfm_result")  # already in customer order
 
         def writer(tmp: Path) -> None:
             if fmt == "parquet":

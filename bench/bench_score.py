@@ -104,7 +104,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, (med, lo, hi, rss) in results.items():
         print(f"| {name} | {med:.2f} ({lo:.2f}–{hi:.2f}) | {rss:.2f} | {med / floor:.2f} |")
-    print(f"\ncustomers present in one output but not the other: {mismatches}")
+    print(f"\ncustomers in only one output: {mismatches} (the floor keeps customers whose only orders were "
+          "cancelled or refunds; rfm drops and counts them)")
 
 
 if __name__ == "__main__":

@@ -432,9 +432,10 @@ def score_customers(
     scoring: Scoring | str | Path | None = None,
     table: str | None = None,
     churn: str | None = None,
+    offers: Any = None,
 ) -> CustomerScores:
     """Load ``orders`` and score it: the full result (table, scoring, stats, warnings)."""
-    return Orders(orders, config, table=table).score(as_of=as_of, scoring=scoring, churn=churn)
+    return Orders(orders, config, table=table).score(as_of=as_of, scoring=scoring, churn=churn, offers=offers)
 
 
 def score(
@@ -445,6 +446,7 @@ def score(
     scoring: Scoring | str | Path | None = None,
     table: str | None = None,
     churn: str | None = None,
+    offers: Any = None,
 ) -> pl.DataFrame:
-    """One row per customer with metrics, 1..N scores, segment and action (and churn/CLV when asked)."""
-    return score_customers(orders, config, as_of=as_of, scoring=scoring, table=table, churn=churn).table
+    """One row per customer: metrics, 1..N scores, segment, action; churn/CLV and next best offer when asked."""
+    return score_customers(orders, config, as_of=as_of, scoring=scoring, table=table, churn=churn, offers=offers).table

@@ -67,7 +67,7 @@ FROM rfm_churn_stats;
 -- name: build_churn_bgnbd
 -- churn_risk = 100 * P(no order in the next horizon), from the model.
 -- Join the per-triple predictions (table rfm_churn_triples, computed by the
--- fitted model) back to customers.  expected_aov is the Gamma-Gamma
+-- fitted model) back to customers.  expected_aov (never below 0) is the Gamma-Gamma
 -- conditional mean spend when $use_gg, else the customer's own mean spend.
 -- The next order is expected one gap at the posterior mean purchase rate after
 -- as_of: 1 / E[lambda | alive] = (alpha + T)/(r + x) time units, shown only
@@ -82,10 +82,10 @@ SELECT
     CASE WHEN p.p_alive >= 0.5 AND p.wait_units IS NOT NULL
         THEN CAST($as_of AS DATE) + CAST(ceil(p.wait_units * $time_unit_days) AS INTEGER)
     END AS expected_next_order_date,
-    CASE WHEN $use_gg
-        THEN ($gg_p * $gg_gamma + $gg_p * s.x * coalesce(s.mean_repeat_spend, 0)) / ($gg_p * s.x + $gg_q - 1)
+    greatest(CASE WHEN $use_gg
+        THEN ($gg_p * $gg_gamma + $gg_p * s.x * greatest(coalesce(s.mean_repeat_spend, 0), 0)) / ($gg_p * s.x + $gg_q - 1)
         ELSE s.mean_spend
-    END AS expected_aov,
+    END, 0) AS expected_aov,
     p.discounted_orders
 FROM rfm_churn_stats AS s
 JOIN rfm_churn_triples AS p USING (x, t_x, T);
@@ -114,7 +114,7 @@ SELECT
     CASE WHEN exp(-recency_days / gap) >= 0.5
         THEN CAST($as_of AS DATE) + CAST(ceil(gap) AS INTEGER)
     END AS expected_next_order_date,
-    mean_spend AS expected_aov,
+    greatest(mean_spend, 0) AS expected_aov,
     exp(-recency_days / gap) * (30.4375 / gap) * $annuity AS discounted_orders
 FROM g;
 

@@ -25,12 +25,14 @@ SELECT customer_id, order_id, line_hash, order_date, amount, status, 1 AS copies
 FROM rfm_order_lines;
 
 -- name: build_orders
--- One scan of the order lines: lines of an order are summed to the order.
--- Duplicate copies count once with $drop_duplicates, else every copy counts.
--- Lines are classed, not filtered, so dropped rows can be counted afterwards
--- without a second scan.  Order sums are rounded to 4 decimals, which makes
--- them independent of the order threads add lines in.  The table does not
--- depend on as_of: every as-of date reuses it.
+-- One scan of the order lines: lines of an order on one date are summed.
+-- An order with lines on several dates (a later return or addition under the
+-- same order id) keeps one row per date, so a line dated after as_of never
+-- changes a score taken before it.  Duplicate copies count once with
+-- $drop_duplicates, else every copy counts.  Lines are classed, not filtered,
+-- so dropped rows can be counted afterwards without a second scan.  Sums are
+-- rounded to 4 decimals, which makes them independent of the order threads add
+-- lines in.  The table does not depend on as_of: every as-of date reuses it.
 -- params: excluded_statuses, drop_duplicates
 CREATE OR REPLACE TEMP TABLE rfm_orders AS
 WITH lines AS (
@@ -45,8 +47,7 @@ SELECT
         WHEN list_contains($excluded_statuses, status) THEN 'excluded_status'
         ELSE 'kept'
     END AS line_class,
-    min(order_date) AS order_date,
-    max(order_date) AS last_line_date,
+    order_date,
     sum(copies) AS n_lines,
     sum(copies - 1) AS n_duplicate_lines,
     round(sum(counted), 4) AS net,
@@ -58,6 +59,7 @@ GROUP BY ALL;
 
 -- name: line_stats
 -- What was read and what was dropped, from the order table (not the lines).
+-- Orders are counted per (order, date) row; spanning_orders counts the rest.
 -- params: as_of
 SELECT
     coalesce(sum(n_lines), 0) AS lines_read,
@@ -66,9 +68,20 @@ SELECT
     coalesce(sum(n_lines) FILTER (WHERE line_class = 'kept' AND order_date > $as_of), 0) AS after_as_of_lines,
     coalesce(sum(n_duplicate_lines), 0) AS duplicate_lines,
     count(*) FILTER (WHERE line_class = 'kept' AND order_date <= $as_of AND is_purchase) AS purchase_orders,
-    count(*) FILTER (WHERE line_class = 'kept' AND order_date <= $as_of AND NOT is_purchase) AS refund_orders,
-    count(*) FILTER (WHERE line_class = 'kept' AND last_line_date <> order_date) AS orders_spanning_days
+    count(*) FILTER (WHERE line_class = 'kept' AND order_date <= $as_of AND NOT is_purchase) AS refund_orders
 FROM rfm_orders;
+
+-- name: spanning_orders
+-- Orders whose kept lines carry more than one date (each date is a row).
+-- params: none
+SELECT count(*) AS orders
+FROM (
+    SELECT customer_id, order_id
+    FROM rfm_orders
+    WHERE line_class = 'kept'
+    GROUP BY customer_id, order_id
+    HAVING count(*) > 1
+);
 
 -- name: date_range
 -- First and last date of the kept orders (the default as_of is the day after the last).
@@ -96,7 +109,7 @@ LIMIT 1;
 CREATE OR REPLACE TEMP TABLE rfm_customers AS
 WITH kept AS (
     SELECT
-        customer_id, order_date, net, gross, refunds, is_purchase,
+        customer_id, order_id, order_date, net, gross, refunds, is_purchase,
         ($window_start IS NULL OR order_date >= $window_start) AS in_window
     FROM rfm_orders
     WHERE line_class = 'kept' AND order_date <= $as_of
@@ -106,7 +119,7 @@ per_customer AS (
         customer_id,
         min(order_date) FILTER (WHERE is_purchase) AS first_order_date,
         max(order_date) FILTER (WHERE is_purchase) AS last_order_date,
-        count(*) FILTER (WHERE is_purchase AND in_window) AS frequency,
+        count(DISTINCT order_id) FILTER (WHERE is_purchase AND in_window) AS frequency,
         coalesce(sum(CAST(gross AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS gross,
         coalesce(sum(CAST(refunds AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS refunds,
         coalesce(sum(CAST(net AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS net

@@ -130,7 +130,7 @@ def apply_churn(
                 raise ModelError(f"{orders.source.label}: {exc}; set churn.method: auto or recency_ratio") from None
             note(f"{orders.source.label}: BG/NBD not used ({exc}); churn falls back to recency_ratio")
     if used is None:
-        used = _recency_ratio(orders, as_of, cfg, n, model)
+        used = _recency_ratio(orders, as_of, cfg, n, model, note)
     used.notes = notes
     sql.execute(con, "attach_churn", method=used.method)
     return used
@@ -203,18 +203,17 @@ def _bgnbd(orders: Orders, as_of: date, cfg: ChurnConfig, unit: float, model: Ch
     )
 
 
-def _recency_ratio(orders: Orders, as_of: date, cfg: ChurnConfig, n: int, model: ChurnModel | None) -> ChurnModel:
+def _recency_ratio(orders: Orders, as_of: date, cfg: ChurnConfig, n: int, model: ChurnModel | None, note) -> ChurnModel:
     con = orders.con
     if model is not None and model.method == "recency_ratio" and model.typical_gap_days:
         gap = float(model.typical_gap_days)
     else:
         gap_days, repeaters = sql.fetch_rows(con, "typical_gap")[0]
-        gap = float(gap_days or 1.0)
+        gap = max(float(gap_days or 0.0), 1.0)
         if not repeaters:
-            warnings.warn(
+            note(
                 f"{orders.source.label}: no repeat buyers, so the typical gap between orders is unknown; "
-                f"recency_ratio uses the median customer age ({gap:.0f} days) instead",
-                RfmWarning, stacklevel=3,
+                f"recency_ratio uses the median customer age instead ({gap:.0f} days, at least 1)"
             )
     sql.execute(
         con, "build_churn_recency_ratio", as_of=as_of, typical_gap=gap, horizon_days=cfg.horizon_days,

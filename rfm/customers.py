@@ -127,6 +127,10 @@ class Orders:
         started = time.perf_counter()
         self.config = load_config(config)
         self.con = duckdb.connect()
+        try:  # dates of time-zone-aware timestamps are taken in UTC, whatever the machine's zone
+            self.con.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error:  # without ICU, DuckDB works in UTC anyway
+            pass
         if memory_limit:
             self.con.execute("SET memory_limit = $m", {"m": memory_limit})
         if threads:
@@ -149,6 +153,8 @@ class Orders:
                 )
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
             raise diagnose(self.con, self.source, inp, exc) from None
+        except duckdb.Error as exc:
+            raise InputError(f"{self.source.label}: cannot read the orders ({str(exc).strip().splitlines()[0]})") from None
         first, last = sql.fetch_rows(self.con, "date_range")[0]
         self.first_date: date | None = first
         self.last_date: date | None = last
@@ -329,10 +335,11 @@ class Orders:
                 f"{label}: {run.nonpositive_customers:,} customers have net value <= 0 after refunds; "
                 "they are scored and flagged in column nonpositive_value"
             )
-        if stats["orders_spanning_days"]:
+        spanning = int(sql.fetch_rows(self.con, "spanning_orders")[0][0])
+        if spanning:
             out.append(
-                f"{label}: {stats['orders_spanning_days']:,} orders have lines on different dates; "
-                "each order is dated by its first line"
+                f"{label}: {spanning:,} orders have lines on different dates; each date's lines count on their "
+                "own date (a later return lowers value from its date on), the order counts once"
             )
         for dim in DIMENSIONS:
             produced = bins.filter(pl.col("metric") == dim)

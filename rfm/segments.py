@@ -57,6 +57,14 @@ class SegmentRule(StrictModel):
 
     @model_validator(mode="after")
     def _ranges(self) -> SegmentRule:
+        for score in ("r", "f", "m"):
+            lo, hi = self.range(score)
+            for bound in (lo, hi):
+                if abs(bound) != float("inf") and bound != int(bound):
+                    raise ValueError(
+                        f'segment rule "{self.name}": {score} bound {bound:g} is not a whole score '
+                        "(only fm, the mean of f and m, takes halves)"
+                    )
         for score in SCORES:
             lo, hi = self.range(score)
             if lo > hi:
@@ -112,6 +120,7 @@ class RuleSet:
     grid: pl.DataFrame  # r_score, f_score, m_score, segment, action, segment_order
     unreachable: tuple[str, ...]  # rule names that win no cell
     fallthrough: tuple[tuple[int, int, int], ...]  # cells no rule matches
+    empty: tuple[str, ...] = ()  # rule names that match no cell of the grid at all
 
     @property
     def segment_order(self) -> list[str]:
@@ -178,6 +187,13 @@ def resolve_rules(
                     f'{where}: segment "{rule.name}": {score} range [{lo:g}, {hi:g}] lies outside the scores 1..{bins}'
                 )
 
+    actions_of: dict[str, str] = {}
+    for rule in [*rules, other]:
+        if actions_of.setdefault(rule.name, rule.action) != rule.action:
+            raise ConfigError(
+                f'{where}: segment "{rule.name}" appears with actions "{actions_of[rule.name]}" and "{rule.action}"; '
+                "a segment has one action: rename one of the rules or give both the same action"
+            )
     order = {}
     for rule in [*rules, other]:
         order.setdefault(rule.name, len(order) + 1)
@@ -192,7 +208,9 @@ def resolve_rules(
             winners.add(hit)
             seg, act = rules[hit].name, rules[hit].action
         cells.append((r, f, m, seg, act, order[seg]))
-    unreachable = tuple(rule.name for i, rule in enumerate(rules) if i not in winners)
+    cells_all = list(itertools.product(range(1, bins + 1), repeat=3))
+    empty = tuple(rule.name for rule in rules if not any(rule.matches(*c) for c in cells_all))
+    unreachable = tuple(rule.name for i, rule in enumerate(rules) if i not in winners and rule.name not in empty)
     grid = pl.DataFrame(
         cells,
         schema={
@@ -205,7 +223,7 @@ def resolve_rules(
         },
         orient="row",
     )
-    ruleset = RuleSet(name, tuple(rules), other, bins, grid, unreachable, tuple(fallthrough))
+    ruleset = RuleSet(name, tuple(rules), other, bins, grid, unreachable, tuple(fallthrough), empty)
     if warn:
         for message in grid_warnings(ruleset, where):
             warnings.warn(message, RfmWarning, stacklevel=2)
@@ -214,6 +232,11 @@ def resolve_rules(
 
 def grid_warnings(ruleset: RuleSet, where: str) -> list[str]:
     out = []
+    if ruleset.empty:
+        out.append(
+            f"{where}: segment rule(s) {', '.join(repr(n) for n in ruleset.empty)} match no score cell at all "
+            "(e.g. fm ranges that no pair of f and m scores reaches); fix their ranges"
+        )
     if ruleset.unreachable:
         out.append(
             f"{where}: unreachable segment rule(s) {', '.join(repr(n) for n in ruleset.unreachable)}: "

@@ -156,7 +156,10 @@ def _read_whitespace(con: duckdb.DuckDBPyConnection, paths: Any, cfg: InputConfi
                 f'{label}: input.csv.delimiter is "whitespace" but the columns have no names; '
                 "set input.csv.names: [...] or input.csv.header: true"
             )
-        with open(first, encoding="utf-8") as fh:
+        matches = sorted(glob.glob(first)) if any(ch in first for ch in "*?[") else [first]
+        if not matches:
+            raise InputError(f"{label}: no file matches this pattern")
+        with open(matches[0], encoding="utf-8") as fh:
             names = fh.readline().split()
     lines = con.read_csv(
         paths, sep="\x1f", header=False, columns={"line": "VARCHAR"}, quotechar="", auto_detect=False, skiprows=int(header)
@@ -323,6 +326,15 @@ def _parses(con: duckdb.DuckDBPyConnection, value: str, fmt: str) -> bool:
 
 def diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig, exc: BaseException) -> InputError:
     """Turn a failed scan into one message: file, column, example value, fix."""
+    try:
+        return _diagnose(con, src, cfg, exc)
+    except duckdb.Error:  # the file itself is malformed (e.g. a row with too many fields)
+        return InputError(
+            f"{src.label}: cannot read the orders ({_first_line(exc)}); check input.csv (delimiter, quoting, header)"
+        )
+
+
+def _diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig, exc: BaseException) -> InputError:
     m = src.mapping
     text = str(exc)
     cust = quote_ident(m["customer_id"])  # type: ignore[arg-type]

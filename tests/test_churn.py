@@ -170,3 +170,16 @@ def test_cdnow_backtest(cdnow_path, tmp_path):
     assert result.by_segment["customers"].sum() == 2357
     path = result.save(tmp_path / "bt.json")
     assert '"horizon_days": 273' in path.read_text()
+
+
+def test_refund_heavy_days_never_give_negative_value(cdnow_path, tmp_path):
+    # Customer 0001 gets a purchase day whose lines net to -4,990 (10.00 and a 5,000 refund).
+    text = cdnow_path.read_text() + " 00004 0001 19970901  1   10.00\n 00004 0001 19970901  1 -5000.00\n"
+    path = tmp_path / "cdnow_refund.txt"
+    path.write_text(text)
+    for method in ("bgnbd", "recency_ratio"):
+        table = rfm.score(path, DATA / "cdnow.yaml", as_of="1997-09-30", churn=method)
+        a = table.filter(pl.col("customer_id") == "0001").row(0, named=True)
+        assert a["net"] < 0
+        assert a["expected_aov"] >= 0 and a["clv"] >= 0, method
+        assert (table["expected_aov"] >= 0).all()

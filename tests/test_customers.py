@@ -251,3 +251,22 @@ def test_earlier_result_survives_a_later_score_on_the_same_orders(golden_csv, tm
     june.write(tmp_path / "june.csv")
     assert pl.read_csv(tmp_path / "june.csv", try_parse_dates=True)["as_of"].unique().to_list() == [date(2024, 6, 30)]
     assert_frame_equal(june.table, rfm.score(golden_csv, as_of="2024-06-30"))
+
+
+def test_later_line_of_an_order_does_not_leak_into_an_earlier_as_of(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_id,order_date,amount\nA,1,2024-01-01,100\nA,1,2024-03-01,-100\n"
+                    "A,1,2024-03-02,500\nB,2,2024-01-05,20\n")
+    before = rfm.score_customers(path, as_of="2024-02-01")
+    a = before.table.row(0, named=True)
+    assert (a["monetary"], a["refunds"], a["frequency"]) == (100.0, 0.0, 1)
+    assert before.stats.after_as_of_lines == 2
+    after = rfm.score(path, as_of="2024-03-31").row(0, named=True)
+    # the order counts once; its lines count from their own dates
+    assert (after["monetary"], after["frequency"], after["last_order_date"]) == (500.0, 1, date(2024, 3, 2))
+
+
+def test_time_zone_timestamps_are_dated_in_utc(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_id,order_date,amount\nA,1,2024-01-01T23:30:00-05:00,10\n")
+    assert rfm.score(path)["last_order_date"].item() == date(2024, 1, 2)  # 04:30 UTC on Jan 2

@@ -209,3 +209,11 @@ def test_cli_config_error_exit_code(tmp_path, golden_csv, capsys):
 def test_cli_bad_output_extension(tmp_path, golden_csv, capsys):
     assert main(["score", str(golden_csv), "--out", str(tmp_path / "s.xlsx")]) == 2
     assert "s.xlsx: cannot write .xlsx; use .parquet or .csv" in capsys.readouterr().err
+
+
+def test_malformed_csv_row_is_one_error_line(tmp_path, capsys):
+    rows = "".join(f"C{i},{i},2024-01-01,{i % 7 + 1}.25\n" for i in range(30000))
+    path = write(tmp_path, "orders.csv", HEADER + rows + "X,99999,2024-01-02,12,50,extra\n")
+    assert main(["score", str(path), "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "orders.csv: cannot read the orders" in err[-1]

@@ -87,3 +87,28 @@ def test_preset_grids_have_one_row_per_cell(preset):
     bins = 4 if preset == "quartile" else 5
     rs = resolve_rules(SegmentsConfig(preset=preset), bins=bins, actions=ACTIONS, warn=False)
     assert rs.grid.select("r_score", "f_score", "m_score").unique().height == bins**3
+
+
+def test_rule_matching_no_cell_is_not_called_shadowed():
+    cfg = SegmentsConfig(rules=[{"name": "Odd", "action": "retain", "fm": [3.2, 3.4]},
+                                {"name": "All", "action": "nurture"}])
+    rs = resolve_rules(cfg, bins=5, actions=ACTIONS, warn=False)
+    assert (rs.empty, rs.unreachable) == (("Odd",), ())
+
+
+def test_same_segment_with_two_actions_is_an_error():
+    from rfm.errors import ConfigError
+
+    cfg = SegmentsConfig(rules=[{"name": "VIP", "action": "retain", "r": 5},
+                                {"name": "VIP", "action": "reactivate", "r": 1}])
+    with pytest.raises(ConfigError, match=r'segment "VIP" appears with actions "retain" and "reactivate"'):
+        resolve_rules(cfg, bins=5, actions=ACTIONS)
+
+
+def test_fractional_r_bound_is_an_error():
+    from rfm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r'segment rule "Odd": r bound 2.5 is not a whole score'):
+        import rfm
+
+        rfm.load_config({"segments": {"rules": [{"name": "Odd", "action": "retain", "r": 2.5}]}})

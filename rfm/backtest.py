@@ -28,7 +28,8 @@ import polars as pl
 from scipy.stats import rankdata
 
 from rfm import sql
-from rfm.customers import Orders, parse_date
+from rfm.customers import Orders
+from rfm.io import parse_date
 from rfm.errors import InputError, ModelError
 from rfm.io import write_text
 

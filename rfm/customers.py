@@ -17,7 +17,7 @@ import json
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from rfm import progress as progress_mod
 from rfm import sql
 from rfm.config import Config, load_config
 from rfm.errors import ConfigError, InputError, RfmWarning
-from rfm.io import output_format, write_atomic, write_text
+from rfm.io import output_format, parse_date, write_atomic, write_text
 from rfm.schema import read_yaml
 from rfm.segments import RuleSet, resolve_rules
 from rfm.sources import OrdersSource, diagnose, open_orders
@@ -418,17 +418,6 @@ class CustomerScores:
                 rel.write_csv(str(tmp))
 
         return write_atomic(path, writer)
-
-
-def parse_date(value: date | datetime | str, what: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InputError(f'{what}: "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2024-01-31') from None
 
 
 def score_customers(

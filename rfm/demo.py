@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rfm.cli import SEGMENT_COLUMNS, format_table
 from rfm.customers import Orders
-from rfm.io import write_atomic
+from rfm.io import write_frame
 
 DATA = Path(__file__).parent / "data"
 DEMO_ORDERS = DATA / "demo_orders.csv"
@@ -33,7 +33,7 @@ def run_demo(out: str | Path) -> Iterator[str]:
 
     written += write_demo_reports(out)
     summary = result.segment_summary()
-    written.append(write_atomic(out / "segments.csv", lambda tmp: summary.write_csv(tmp)))
+    written.append(write_frame(summary, out / "segments.csv"))
     yield f"Demo: {DEMO_ORDERS.name}, as of {result.as_of}"
     yield result.stats.summary()
     if result.churn is not None:

@@ -9,7 +9,10 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
+
+import polars as pl
 
 from rfm.errors import InputError
 
@@ -55,3 +58,28 @@ def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> Path:
 
 def write_text(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write a polars frame to .parquet or .csv (by extension), atomically."""
+    fmt = output_format(path)
+
+    def writer(tmp: Path) -> None:
+        if fmt == "parquet":
+            frame.write_parquet(tmp)
+        else:
+            frame.write_csv(tmp)
+
+    return write_atomic(path, writer)
+
+
+def parse_date(value: date | datetime | str, what: str = "as_of") -> date:
+    """A date from the command line or the API; a clear error names ``what`` otherwise."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f'{what}: "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2024-01-31') from None

@@ -110,7 +110,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 
 from rfm import sql
 from rfm.errors import ConfigError, InputError, RfmWarning
-from rfm.io import output_format, write_atomic
+from rfm.io import write_frame
 from rfm.schema import StrictModel, did_you_mean, read_yaml, validate
 
 if TYPE_CHECKING:
@@ -385,15 +385,7 @@ class OfferScores:
 
     def write(self, path: str | Path) -> Path:
         """Write the top-k table (``fits``) to .parquet or .csv, atomically."""
-        fmt = output_format(path)
-
-        def writer(tmp: Path) -> None:
-            if fmt == "parquet":
-                self.fits.write_parquet(tmp)
-            else:
-                self.fits.write_csv(tmp)
-
-        return write_atomic(path, writer)
+        return write_frame(self.fits, path)
 
 
 def _columns(con: Any, table: str) -> list[str]:
@@ -432,7 +424,7 @@ def score_offers(
     basket and, when present, churn risk.  ``as_of`` defaults to the date of
     that scoring and must equal it.
     """
-    from rfm.customers import parse_date
+    from rfm.io import parse_date
 
     cat = load_catalogue(catalogue)
     k = cat.top_k if top_k is None else top_k
@@ -558,7 +550,7 @@ def offer_hit_rate(
     customers without an offer are left out.  ``lift`` is hit_rate / baseline_hit_rate;
     ``*_active`` rates are among the customers who bought anything in the holdout.
     """
-    from rfm.customers import parse_date
+    from rfm.io import parse_date
 
     cat = load_catalogue(catalogue)
     if orders.source.mapping.get("category") is None:

@@ -357,7 +357,6 @@ def _diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfi
         raw_text = _all_varchar_view(con, src, cfg)
     except duckdb.Error:
         raw_text = RAW
-    date_col = m["order_date"]
     checks = [("amount", "TRY_CAST({} AS DOUBLE)" if cfg.csv.decimal == "." else "TRY_CAST(replace({}, ',', '.') AS DOUBLE)")]
     if cfg.date_format is not None:
         checks.append(("order_date", "try_strptime(CAST({} AS VARCHAR), getvariable('rfm_date_format'))"))

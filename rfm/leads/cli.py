@@ -56,7 +56,8 @@ def cmd_leads_history(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from rfm.io import output_format
-    from rfm.leads.scoring import history_dates, history_table, parse_date, prepare, resolve_as_of, write_frame
+    from rfm.io import parse_date, write_frame
+    from rfm.leads.scoring import history_dates, history_table, prepare, resolve_as_of
 
     output_format(args.out)
     started = time.perf_counter()
@@ -166,7 +167,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
     result = contacts(args.lead_scores, args.customer_scores, customers=args.customers, match=match, grid=args.grid)
     result.write(args.out)
     if args.ambiguous_out:
-        from rfm.leads.scoring import write_frame
+        from rfm.io import write_frame
 
         output_format(args.ambiguous_out, ("parquet",))
         write_frame(result.ambiguous, args.ambiguous_out)

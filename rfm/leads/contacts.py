@@ -27,7 +27,7 @@ import polars as pl
 from rfm.errors import ConfigError, InputError, RfmWarning
 from rfm.leads.grid import ContactsConfig, LeadGrid, load_grid
 from rfm.leads.inputs import scan
-from rfm.leads.scoring import write_frame
+from rfm.io import write_frame
 
 CUSTOMER_COLUMNS = ("segment", "action", "churn_risk", "next_best_offer")
 _LEAD_NEEDS = ("lead_id", "tier")

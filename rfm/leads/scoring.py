@@ -20,14 +20,14 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from rfm.errors import ConfigError, InputError, RfmWarning
-from rfm.io import output_format, write_atomic
+from rfm.io import parse_date, write_frame
 from rfm.leads import rules as R
 from rfm.leads.grid import LeadGrid, load_grid
 from rfm.leads.inputs import COMMON_NAMES, Table, check_dates, first_bad, local_date, numeric, present, read_table
@@ -40,17 +40,6 @@ SCORE_COLUMNS = (
 OUTPUT_COLUMNS = ("lead_id", *PASSTHROUGH, *SCORE_COLUMNS, "as_of")
 #: polars engine for the passes over the events: streaming keeps memory flat on large inputs.
 ENGINE = "streaming"
-
-
-def parse_date(value: date | datetime | str, what: str = "as_of") -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InputError(f'{what}: "{value}" is not a date; write it as YYYY-MM-DD, e.g. 2024-01-31') from None
 
 
 @dataclass
@@ -354,18 +343,6 @@ class LeadScores:
     def write(self, path: str | Path) -> Path:
         """Write the table to .parquet or .csv, atomically."""
         return write_frame(self.table, path)
-
-
-def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
-    fmt = output_format(path)
-
-    def writer(tmp: Path) -> None:
-        if fmt == "parquet":
-            frame.write_parquet(tmp)
-        else:
-            frame.write_csv(tmp)
-
-    return write_atomic(path, writer)
 
 
 def _unknown_leads(prep: Prepared, counts: pl.DataFrame) -> tuple[int, int]:

@@ -131,7 +131,7 @@ def write_report(
     svg: bool = False,
 ) -> list[Path]:
     """Build the report and its side files; return every path written, the HTML first."""
-    from rfm.customers import parse_date
+    from rfm.io import parse_date
 
     out = check_out(out)
     defn = load_definition(kind)
@@ -356,7 +356,8 @@ def run_report(
 
 def default_calibration_end(orders_path: Any, cfg: Any, as_of: date | str | None, table: str | None) -> date:
     """as_of - churn.horizon_days; a default as_of (day after the last order) needs a look at the orders."""
-    from rfm.customers import Orders, parse_date
+    from rfm.customers import Orders
+    from rfm.io import parse_date
 
     day = as_of or cfg.as_of
     if day is not None:

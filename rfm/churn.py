@@ -113,6 +113,7 @@ def apply_churn(
     elif model is None and cfg.model:
         model = ChurnModel.load(cfg.model)
     unit = model.time_unit_days if model else cfg.time_unit_days
+    orders.build_order_table()  # no-op when the scoring already built it
     sql.execute(con, "build_churn_stats", as_of=as_of, time_unit_days=unit)
     n = int(sql.first_row(con, "SELECT count(*) FROM rfm_churn_stats")[0])
     notes: list[str] = []

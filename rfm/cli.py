@@ -31,6 +31,8 @@ def _add_orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: .tmp in the "
+                                             "current directory)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary line (warnings still print)")
     p.add_argument("--churn", choices=("none", "auto", "bgnbd", "recency_ratio"),
                    help="add churn risk, expected orders and CLV (overrides churn.method; default none)")
@@ -50,6 +52,7 @@ def _orders(args: argparse.Namespace) -> Any:
         table=args.table,
         memory_limit=args.memory_limit,
         threads=args.threads,
+        temp_directory=args.temp_directory,
         progress=not args.quiet and sys.stderr.isatty(),
     )
 

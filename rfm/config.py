@@ -66,8 +66,10 @@ class InputConfig(StrictModel):
         default_factory=lambda: ["cancelled", "canceled", "void", "voided", "failed", "test"],
         description="order lines with one of these statuses (case-insensitive) are dropped and counted",
     )
-    duplicates: Literal["keep", "drop", "unchecked"] = Field(
-        "keep", description="exact duplicate lines: keep or drop them (both counted), or skip the check (faster)"
+    duplicates: Literal["unchecked", "keep", "drop"] = Field(
+        "unchecked",
+        description="exact duplicate lines: unchecked (every line counts; the one-scan fast path), "
+        "keep (counted and reported, kept) or drop (counted once, the copies reported)",
     )
     order_id_fallback: Literal["none", "line", "customer_day"] = Field(
         "none", description="when there is no order id column: each line is an order, or each customer-day is"

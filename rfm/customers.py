@@ -1,14 +1,19 @@
 """Customer RFM scoring: metrics, tie-safe 1..N scores, segments and actions.
 
-The heavy lifting is DuckDB SQL in ``queries/customers.sql``:
+The heavy lifting is DuckDB SQL in ``queries/customers.sql``.  Two paths lead
+to the same per-customer totals (``rfm_customer_totals``):
 
-1. ``build_orders`` scans the order lines once and sums them to orders
-   (as-of independent, so several as-of dates reuse it);
-2. ``build_customers`` derives one row per customer as of a date;
-3. cut points are fitted (or taken from config / a saved scoring) and the
-   scores applied; the segment grid is joined in.
+* the fast path of a single as-of run (``input.duplicates: unchecked``, no
+  churn or offers): ``build_customer_totals`` scans the order lines once into
+  one hash aggregate per customer -- the physical floor of the work;
+* the order-table path for everything else: ``build_orders`` scans the lines
+  once into an as-of independent order table that several as-of dates, the
+  churn model, offers, reports and the duplicate check reuse, and
+  ``customer_totals_from_orders`` derives the totals from it.
 
-Python only moves small things: cut points, counts, the segment grid.
+Cut points are then fitted (or taken from config / a saved scoring), the
+scores applied and the segment grid joined in.  Python only moves small
+things: cut points, counts, the segment grid.
 """
 
 from __future__ import annotations
@@ -82,8 +87,8 @@ class RunStats:
     after_as_of_lines: int
     duplicate_lines: int
     duplicates: str
-    purchase_orders: int
-    refund_orders: int
+    purchase_orders: int  # orders counted in frequency, summed over customers
+    return_lines: int  # kept lines on or before as_of with a negative amount
     refund_only_customers: int
     customers: int
     nonpositive_customers: int
@@ -141,25 +146,59 @@ class Orders:
         if progress:
             progress_mod.enable(self.con)
         self.source: OrdersSource = open_orders(self.con, source, self.config.input, table=table)
-        inp = self.config.input
-        sql.execute(self.con, "line_groups_unchecked" if inp.duplicates == "unchecked" else "line_groups_checked")
-        try:
-            with progress_mod.progress(self.con, "reading orders", progress):
-                sql.execute(
-                    self.con,
-                    "build_orders",
-                    excluded_statuses=[s.lower().strip() for s in inp.excluded_statuses],
-                    drop_duplicates=inp.duplicates == "drop",
-                )
-        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
-            raise diagnose(self.con, self.source, inp, exc) from None
-        except duckdb.Error as exc:
-            raise InputError(f"{self.source.label}: cannot read the orders ({str(exc).strip().splitlines()[0]})") from None
-        first, last = sql.fetch_rows(self.con, "date_range")[0]
-        self.first_date: date | None = first
-        self.last_date: date | None = last
+        self._order_table = False
+        self._dates: tuple[date | None, date | None] | None = None
         self.load_seconds = time.perf_counter() - started
         self._latest: CustomerScores | None = None
+
+    def _scan(self, block: str, **params: Any) -> None:
+        """Run one statement that reads the order lines, with progress and input errors."""
+        try:
+            with progress_mod.progress(self.con, "reading orders", self.progress):
+                sql.execute(self.con, block, **params)
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            raise diagnose(self.con, self.source, self.config.input, exc) from None
+        except duckdb.Error as exc:
+            raise InputError(f"{self.source.label}: cannot read the orders ({str(exc).strip().splitlines()[0]})") from None
+
+    def build_order_table(self) -> None:
+        """Scan the lines once into the as-of independent order table ``rfm_orders``.
+
+        Idempotent.  Churn, offers, reports, backtests and every as-of date after
+        the first read this table instead of the lines."""
+        if self._order_table:
+            return
+        started = time.perf_counter()
+        inp = self.config.input
+        sql.execute(self.con, "line_groups_unchecked" if inp.duplicates == "unchecked" else "line_groups_checked")
+        self._scan(
+            "build_orders",
+            excluded_statuses=self._excluded_statuses(),
+            drop_duplicates=inp.duplicates == "drop",
+        )
+        first, last = sql.fetch_rows(self.con, "date_range")[0]
+        self._dates = (first, last)
+        self._order_table = True
+        self.load_seconds += time.perf_counter() - started
+
+    def _excluded_statuses(self) -> list[str]:
+        return [s.lower().strip() for s in self.config.input.excluded_statuses]
+
+    @property
+    def first_date(self) -> date | None:
+        """First kept order date (reads the orders if no scan has yet)."""
+        if self._dates is None:
+            self.build_order_table()
+        assert self._dates is not None
+        return self._dates[0]
+
+    @property
+    def last_date(self) -> date | None:
+        """Last kept order date (reads the orders if no scan has yet)."""
+        if self._dates is None:
+            self.build_order_table()
+        assert self._dates is not None
+        return self._dates[1]
 
     def default_as_of(self) -> date:
         """The day after the latest kept order."""
@@ -205,47 +244,46 @@ class Orders:
             self._latest = None
         cfg = self.config
         label = self.source.label
-        if self.last_date is None:  # nothing kept: say why (error path only)
-            stats = self.stats(date.max)
-            if stats["lines_read"] == 0:
-                raise InputError(f"{label}: no order lines (the input has a header but no rows); export the orders again")
-            raise InputError(
-                f"{label}: all {stats['lines_read']:,} lines were dropped ({stats['null_customer_id_lines']:,} without "
-                f"customer id, {stats['excluded_status_lines']:,} with an excluded status); check input.excluded_statuses"
-            )
-        day = self.resolve_as_of(as_of)
+        method = churn or cfg.churn.method
+        wants_churn = method != "none" or churn_model is not None or bool(cfg.churn.model)
+        catalogue = offers if offers is not None else cfg.offers
+        fast = not self._order_table and cfg.input.duplicates == "unchecked" and not wants_churn and catalogue is None
         collected: list[str] = []
 
         def warn(message: str) -> None:
             collected.append(message)
             warnings.warn(message, RfmWarning, stacklevel=3)
 
-        stats = self.stats(day)
-        window_start = day - timedelta(days=cfg.scoring.window_days - 1) if cfg.scoring.window_days else None
-        sql.execute(self.con, "build_customers", as_of=day, window_start=window_start, monetary=cfg.scoring.monetary)
-        refund_only = int(sql.fetch_rows(self.con, "refund_only_customers", as_of=day)[0][0])
+        if fast:
+            day, stats = self._totals_from_lines(as_of)
+        else:
+            day, stats = self._totals_from_orders(as_of)
+        sql.execute(self.con, "build_customers", as_of=day, monetary=cfg.scoring.monetary)
+        refund_only, purchase_orders = (int(v) for v in sql.fetch_rows(self.con, "refund_only_customers")[0])
+        stats["purchase_orders"] = purchase_orders
         saved = Scoring.load(scoring) if isinstance(scoring, (str, Path)) else scoring
         fitted = self._cut_points(day, saved)
+        ruleset = resolve_rules(cfg.segments, bins=fitted.bins, actions=cfg.actions, source=cfg.source, warn=False)
+        self.con.register("rfm_segment_grid", ruleset.grid)
         sql.execute(
             self.con,
-            "score_customers",
+            "build_result",
+            as_of=day,
+            bins=fitted.bins,
             recency_cuts=fitted.cut_points["recency_days"],
             frequency_cuts=fitted.cut_points["frequency"],
             monetary_cuts=fitted.cut_points["monetary"],
+            segments=ruleset.grid["segment"].to_list(),  # cells in (r, f, m) order
+            actions=ruleset.grid["action"].to_list(),
         )
         bins = sql.fetch(self.con, "score_bins")
-        ruleset = resolve_rules(cfg.segments, bins=fitted.bins, actions=cfg.actions, source=cfg.source, warn=False)
-        self.con.register("rfm_segment_grid", ruleset.grid)
-        sql.execute(self.con, "build_result", as_of=day, bins=fitted.bins)
         churn_used = None
-        method = churn or cfg.churn.method
-        if method != "none" or churn_model is not None or cfg.churn.model:
+        if wants_churn:
             from rfm.churn import apply_churn
 
             churn_used = apply_churn(self, day, cfg.churn, method=method, model=churn_model)
             collected.extend(churn_used.notes)
         offers_used = None
-        catalogue = offers if offers is not None else cfg.offers
         if catalogue is not None:
             from rfm.offers import score_offers
 
@@ -263,7 +301,7 @@ class Orders:
             duplicate_lines=stats["duplicate_lines"],
             duplicates=cfg.input.duplicates,
             purchase_orders=stats["purchase_orders"],
-            refund_orders=stats["refund_orders"],
+            return_lines=stats["return_lines"],
             refund_only_customers=refund_only,
             customers=int(customers),
             nonpositive_customers=int(nonpositive),
@@ -273,6 +311,57 @@ class Orders:
         run.seconds = time.perf_counter() - started + self.load_seconds
         self._latest = CustomerScores(self, day, fitted, bins, run, ruleset, collected, churn=churn_used, offers=offers_used)
         return self._latest
+
+    def _nothing_kept(self, stats: dict[str, Any]) -> InputError:
+        label = self.source.label
+        if stats["lines_read"] == 0:
+            return InputError(f"{label}: no order lines (the input has a header but no rows); export the orders again")
+        return InputError(
+            f"{label}: all {stats['lines_read']:,} lines were dropped ({stats['null_customer_id_lines']:,} without "
+            f"customer id, {stats['excluded_status_lines']:,} with an excluded status); check input.excluded_statuses"
+        )
+
+    def _window_start(self, day: date) -> date | None:
+        days = self.config.scoring.window_days
+        return day - timedelta(days=days - 1) if days else None
+
+    def _totals_from_lines(self, as_of: date | str | None) -> tuple[date, dict[str, Any]]:
+        """Fast path: one scan of the lines into per-customer totals (no order table)."""
+        value = as_of if as_of is not None else self.config.as_of
+        day = parse_date(value, "as_of") if value is not None else None
+
+        def scan(cut: date | None) -> dict[str, Any]:
+            self._scan(
+                "build_customer_totals",
+                as_of=cut,
+                window_start=self._window_start(cut) if cut is not None else None,
+                excluded_statuses=self._excluded_statuses(),
+            )
+            return sql.fetch(self.con, "totals_stats").row(0, named=True)
+
+        stats = scan(day)
+        last = stats.pop("last_date")
+        if last is None:
+            raise self._nothing_kept(stats)
+        if day is None:
+            day = last + timedelta(days=1)
+            if self.config.scoring.window_days:  # the window hangs off the default as_of, known only now
+                stats = scan(day)
+                stats.pop("last_date")
+        elif stats["kept_lines"] == 0:  # every kept line is after as_of: say so as the order path does
+            self.resolve_as_of(day)
+        stats.pop("kept_lines")
+        return day, {k: int(v or 0) for k, v in stats.items()}
+
+    def _totals_from_orders(self, as_of: date | str | None) -> tuple[date, dict[str, Any]]:
+        """Order-table path: totals as of any date from the (once built) order table."""
+        self.build_order_table()
+        if self.last_date is None:  # nothing kept: say why (error path only)
+            raise self._nothing_kept(self.stats(date.max))
+        day = self.resolve_as_of(as_of)
+        stats = self.stats(day)
+        sql.execute(self.con, "customer_totals_from_orders", as_of=day, window_start=self._window_start(day))
+        return day, stats
 
     def _cut_points(self, as_of: date, saved: Scoring | None) -> Scoring:
         cfg = self.config.scoring
@@ -335,7 +424,7 @@ class Orders:
                 f"{label}: {run.nonpositive_customers:,} customers have net value <= 0 after refunds; "
                 "they are scored and flagged in column nonpositive_value"
             )
-        spanning = int(sql.fetch_rows(self.con, "spanning_orders")[0][0])
+        spanning = int(sql.fetch_rows(self.con, "spanning_orders")[0][0]) if self._order_table else 0
         if spanning:
             out.append(
                 f"{label}: {spanning:,} orders have lines on different dates; each date's lines count on their "

@@ -430,6 +430,7 @@ def score_offers(
     k = cat.top_k if top_k is None else top_k
     if k < 1:
         raise ConfigError(f"top_k must be at least 1, got {k}")
+    orders.build_order_table()  # no-op when the scoring already built it
     con = orders.con
     label = orders.source.label
     scored = _result_as_of(orders)

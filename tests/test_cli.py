@@ -41,7 +41,7 @@ def test_score_writes_csv_and_saved_scoring(tmp_path, golden_csv, capsys):
     assert table.height == 12
     assert table.filter(pl.col("customer_id") == "C13")["segment"].item() == "Can't Lose Them"
     err = capsys.readouterr().err
-    assert "read 28 lines, scored 12 customers; dropped 1 with no customer id, 1 with an excluded status, " \
+    assert "read 28 lines, scored 12 customers (duplicate lines not checked); dropped 1 with no customer id, 1 with an excluded status, " \
            "1 after as_of" in err
     assert "warning: " in err
     # Re-applying the saved cut points to the same snapshot gives the same scores.

@@ -58,8 +58,9 @@ GOLDEN = pl.DataFrame(
 )
 
 
-def test_golden_table(golden_csv):
-    result = rfm.score_customers(golden_csv, as_of="2024-06-30")
+@pytest.mark.parametrize("duplicates", ["unchecked", "keep"])  # the fast path and the order-table path
+def test_golden_table(golden_csv, duplicates):
+    result = rfm.score_customers(golden_csv, {"input": {"duplicates": duplicates}}, as_of="2024-06-30")
     assert_frame_equal(result.table.select(GOLDEN.columns), GOLDEN)
     table = result.table
     assert table["rfm_cell"].to_list()[:3] == ["445", "444", "114"]
@@ -69,8 +70,10 @@ def test_golden_table(golden_csv):
     assert table.filter(pl.col("customer_id") == "C05")["aov"].item() == pytest.approx(10.0)
 
 
-def test_golden_stats(golden_csv):
-    stats = rfm.score_customers(golden_csv, as_of="2024-06-30").stats
+@pytest.mark.parametrize(("duplicates", "found"), [("unchecked", 0), ("keep", 1), ("drop", 1)])
+def test_golden_stats(golden_csv, duplicates, found):
+    # unchecked takes the one-scan fast path, keep and drop the order table: same counts
+    stats = rfm.score_customers(golden_csv, {"input": {"duplicates": duplicates}}, as_of="2024-06-30").stats
     assert (
         stats.lines_read,
         stats.null_customer_id_lines,
@@ -78,17 +81,17 @@ def test_golden_stats(golden_csv):
         stats.after_as_of_lines,
         stats.duplicate_lines,
         stats.purchase_orders,
-        stats.refund_orders,
+        stats.return_lines,
         stats.refund_only_customers,
         stats.customers,
         stats.nonpositive_customers,
-    ) == (28, 1, 1, 1, 1, 20, 3, 1, 12, 2)
+    ) == (28, 1, 1, 1, found, 20, 3, 1, 12, 2)
 
 
 def test_dropped_rows_are_reported_as_warnings(golden_csv):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RfmWarning)
-        rfm.score_customers(golden_csv, as_of="2024-06-30")
+        rfm.score_customers(golden_csv, {"input": {"duplicates": "keep"}}, as_of="2024-06-30")
     messages = [str(w.message) for w in caught if w.category is RfmWarning]
     assert any("dropped 1 order lines with no customer id" in m for m in messages)
     assert any("dropped 1 order lines whose status is in input.excluded_statuses" in m for m in messages)
@@ -234,8 +237,8 @@ def test_column_mapping_and_common_names(tmp_path):
     assert result.stats.excluded_status_lines == 1
 
 
-def test_duplicates_unchecked_says_so(golden_csv):
-    result = rfm.score_customers(golden_csv, {"input": {"duplicates": "unchecked"}}, as_of="2024-06-30")
+def test_duplicates_unchecked_by_default_says_so(golden_csv):
+    result = rfm.score_customers(golden_csv, as_of="2024-06-30")
     assert result.table.filter(pl.col("customer_id") == "C06")["monetary"].item() == 50.0
     assert result.stats.duplicate_lines == 0
     assert "(duplicate lines not checked)" in result.stats.summary()

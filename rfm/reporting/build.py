@@ -133,6 +133,8 @@ def write_report(
     """Build the report and its side files; return every path written, the HTML first."""
     from rfm.io import parse_date
 
+    orders.build_order_table()  # the report's queries read it (no-op when a score already built it)
+
     out = check_out(out)
     defn = load_definition(kind)
     if kind not in KINDS:
@@ -337,6 +339,7 @@ def run_report(
         end = calibration_end or default_calibration_end(orders_path, cfg, as_of, table)
         result, backtest_note = backtest_for(orders_path, cfg, end, table)
     orders = Orders(orders_path, cfg, table=table)
+    orders.build_order_table()  # the report reads the order table: build it first, then one scan serves all
     scores = orders.score(as_of=as_of, churn=method, offers=offers if kind == "campaign" else None)
     lead_scores = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None
     return write_report(

@@ -31,6 +31,7 @@ def write_demo_reports(out: str | Path) -> list[Path]:
     if cfg.offers is None and catalogue.exists():
         cfg.offers = str(catalogue)
     orders = Orders(DEMO_ORDERS, cfg)
+    orders.build_order_table()  # every report reads it: one scan for all of them
     scores = orders.score()
     written = write_report("segments", orders, scores, out=out / "segments.html")
 

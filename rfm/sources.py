@@ -248,18 +248,39 @@ def open_orders(
     mapping, detected = map_columns(list(columns), cfg, label)
     src = OrdersSource(label, columns, mapping, detected)
     con.execute("SET VARIABLE rfm_date_format = $fmt", {"fmt": cfg.date_format})
+    con.execute(
+        "SET VARIABLE rfm_excluded_statuses = CAST($s AS VARCHAR[])",
+        {"s": [status.lower().strip() for status in cfg.excluded_statuses]},
+    )
     con.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT {', '.join(_select_list(con, src, cfg))} FROM {RAW} AS r")
     return src
+
+
+def _kept_line(src: OrdersSource) -> str:
+    """SQL true for a line that is kept: a customer id and a status not excluded.
+
+    Only kept lines must hold valid values: a cancelled line with an empty or
+    unreadable date or amount is dropped and counted like any cancelled line."""
+    m = src.mapping
+    kept = f"{quote_ident(m['customer_id'])} IS NOT NULL"  # type: ignore[arg-type]
+    if m["status"] is not None:
+        status = f"lower(trim(CAST({quote_ident(m['status'])} AS VARCHAR)))"
+        kept += f" AND NOT coalesce(list_contains(getvariable('rfm_excluded_statuses'), {status}), false)"
+    return f"({kept})"
 
 
 def _select_list(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig) -> list[str]:
     m = src.mapping
     cust = quote_ident(m["customer_id"])  # type: ignore[arg-type]
-    known = f"{cust} IS NOT NULL"
+    known = _kept_line(src)
 
     def required(expr: str, col: str, role: str) -> str:
         # NULL in a required column of a kept line is an error, raised by the scan.
         return f"CASE WHEN {known} AND {col} IS NULL THEN error('rfm:null:{role}') ELSE {expr} END"
+
+    def lenient(strict: str, tolerant: str) -> str:
+        # a value that cannot be read fails the scan on a kept line, and is NULL on a dropped one
+        return f"CASE WHEN {known} THEN {strict} ELSE {tolerant} END"
 
     date_col = quote_ident(m["order_date"])  # type: ignore[arg-type]
     dtype = src.columns[m["order_date"]]  # type: ignore[index]
@@ -268,9 +289,12 @@ def _select_list(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputCo
     elif dtype in _INT_TYPES or dtype == "VARCHAR":
         text = date_col if dtype == "VARCHAR" else f"CAST({date_col} AS VARCHAR)"
         if cfg.date_format is not None:
-            date_expr = f"CAST(strptime({text}, getvariable('rfm_date_format')) AS DATE)"
+            date_expr = lenient(
+                f"CAST(strptime({text}, getvariable('rfm_date_format')) AS DATE)",
+                f"CAST(try_strptime({text}, getvariable('rfm_date_format')) AS DATE)",
+            )
         elif dtype == "VARCHAR":
-            date_expr = f"CAST({text} AS DATE)"
+            date_expr = lenient(f"CAST({text} AS DATE)", f"TRY_CAST({text} AS DATE)")
         else:
             example = first_row(con, f"SELECT {date_col} FROM {RAW} WHERE {date_col} IS NOT NULL LIMIT 1")
             shown = example[0] if example else "?"
@@ -288,8 +312,12 @@ def _select_list(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputCo
     amount_col = quote_ident(m["amount"])  # type: ignore[arg-type]
     atype = src.columns[m["amount"]]  # type: ignore[index]
     if atype == "VARCHAR" and cfg.csv.decimal == ",":
-        amount_expr = f"CAST(replace({amount_col}, ',', '.') AS DOUBLE)"
-    elif atype == "VARCHAR" or atype in _NUM_TYPES or atype.startswith("DECIMAL"):
+        amount_expr = lenient(
+            f"CAST(replace({amount_col}, ',', '.') AS DOUBLE)", f"TRY_CAST(replace({amount_col}, ',', '.') AS DOUBLE)"
+        )
+    elif atype == "VARCHAR":
+        amount_expr = lenient(f"CAST({amount_col} AS DOUBLE)", f"TRY_CAST({amount_col} AS DOUBLE)")
+    elif atype in _NUM_TYPES or atype.startswith("DECIMAL"):
         amount_expr = f"CAST({amount_col} AS DOUBLE)"
     else:
         raise InputError(
@@ -345,8 +373,8 @@ def _diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfi
         con.execute("SET threads = 1")
         row = first_row(
             con,
-            f"SELECT c, n FROM (SELECT {cust} AS c, {quote_ident(col)} AS v, row_number() OVER () AS n FROM {RAW}) "
-            "WHERE c IS NOT NULL AND v IS NULL ORDER BY n LIMIT 1",
+            f"SELECT c, n FROM (SELECT {cust} AS c, {quote_ident(col)} AS v, {_kept_line(src)} AS kept, "
+            f"row_number() OVER () AS n FROM {RAW}) WHERE kept AND v IS NULL ORDER BY n LIMIT 1",
         )
         who = f" (first: customer {row[0]}, row {row[1]})" if row else ""
         return InputError(
@@ -373,8 +401,8 @@ def _diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfi
         con.execute("SET threads = 1")
         row = first_row(
             con,
-            f"SELECT v, n FROM (SELECT CAST({q} AS VARCHAR) AS v, {parse.format(q)} AS parsed, row_number() OVER () AS n "
-            f"FROM {raw_text}) WHERE v IS NOT NULL AND parsed IS NULL ORDER BY n LIMIT 1",
+            f"SELECT v, n FROM (SELECT CAST({q} AS VARCHAR) AS v, {parse.format(q)} AS parsed, {_kept_line(src)} AS kept, "
+            f"row_number() OVER () AS n FROM {raw_text}) WHERE kept AND v IS NOT NULL AND parsed IS NULL ORDER BY n LIMIT 1",
         )
         con.execute("RESET threads")
         if row is None:

@@ -217,3 +217,23 @@ def test_malformed_csv_row_is_one_error_line(tmp_path, capsys):
     assert main(["score", str(path), "--out", str(tmp_path / "s.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "orders.csv: cannot read the orders" in err[-1]
+
+
+@pytest.mark.parametrize("duplicates", ["unchecked", "keep"])  # fast path and order-table path
+def test_bad_values_on_dropped_lines_are_dropped_not_fatal(tmp_path, duplicates):
+    # a cancelled line and a line without customer may hold anything: they are dropped and counted
+    path = write(tmp_path, "orders.csv",
+                 "customer_id,order_id,order_date,amount,status\n"
+                 "A,1,2024-01-01,10,complete\n"
+                 "A,2,,n/a,Cancelled\n"
+                 "B,3,31/12/2023,$5,cancelled\n"
+                 ",4,not a date,x,complete\n"
+                 "B,5,2024-01-03,7.5,complete\n"
+                 "A,6,garbage,1,complete\n")
+    with pytest.raises(InputError, match=r'column "order_date" has values that are not dates \(first: "garbage" on '
+                                         r"line 7\)"):
+        rfm.score(path, {"input": {"duplicates": duplicates}})
+    path.write_text(path.read_text().replace("A,6,garbage,1,complete\n", ""))
+    result = rfm.score_customers(path, {"input": {"duplicates": duplicates}})
+    assert dict(zip(result.table["customer_id"], result.table["monetary"])) == {"A": 10.0, "B": 7.5}
+    assert (result.stats.excluded_status_lines, result.stats.null_customer_id_lines) == (2, 1)

@@ -208,6 +208,8 @@ def main() -> None:
     ap.add_argument("--memory-cap", type=float, default=18.0, help="GiB of RSS at which a case is stopped and recorded "
                                                                      "(0: none)")
     ap.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit of the 'rfm score --memory-limit' case")
+    ap.add_argument("--limit-all", action="store_true",
+                    help="give every rfm case --memory-limit (as a user with 100 M lines would)")
     ap.add_argument("--skip", nargs="*", default=[], help="case keys to leave out (floor is always run)")
     ap.add_argument("--out", help="also write the markdown to this file")
     args = ap.parse_args()
@@ -242,6 +244,11 @@ def main() -> None:
                            [rfm_bin, "score", str(path), "-q", "--offers", str(offers), "-o", out("scores_offers.parquet")]),
                 "report": ("rfm report segments", [rfm_bin, "report", "segments", str(path), "-q", "-o", out("report.html")]),
             }
+            if args.limit_all:
+                for key, (name, cmd) in list(cases.items()):
+                    if key not in ("floor", "limit", "score") and cmd[0] == rfm_bin:
+                        cases[key] = (f"{name}, --memory-limit {args.memory_limit}",
+                                      [*cmd, "--memory-limit", args.memory_limit])
             if args.peers_python:
                 for peer, name in (("pandas", "pandas RFM (hand-written)"),
                                    ("lifetimes", "lifetimes summary + BG/NBD fit"),

@@ -117,6 +117,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         compare_as_of=args.compare_as_of, calibration_end=args.calibration_end, horizon=parse_days(args.horizon),
         offers=args.offers, leads=args.leads, events=args.events, outcomes=args.outcomes, lead_grid=args.grid,
         churn=args.churn, table=args.table, backtest=not args.no_backtest, png=args.png, svg=args.svg,
+        memory_limit=args.memory_limit, temp_directory=args.temp_directory,
     )
     if not args.quiet:
         extra = f" and {len(written) - 1} file(s) beside it:" if len(written) > 1 else ""
@@ -314,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
+    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
+    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: .tmp)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not list the files written")
     p.set_defaults(handler=cmd_report)
 

@@ -307,6 +307,8 @@ def run_report(
     backtest: bool = True,
     png: bool = False,
     svg: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
 ) -> list[Path]:
     """Load, score and build report ``kind`` (``rfm report``); return every file written, the HTML first.
 
@@ -338,7 +340,7 @@ def run_report(
     if kind == "churn" and backtest:  # first, so only one copy of the orders is in memory at a time
         end = calibration_end or default_calibration_end(orders_path, cfg, as_of, table)
         result, backtest_note = backtest_for(orders_path, cfg, end, table)
-    orders = Orders(orders_path, cfg, table=table)
+    orders = Orders(orders_path, cfg, table=table, memory_limit=memory_limit, temp_directory=temp_directory)
     orders.build_order_table()  # the report reads the order table: build it first, then one scan serves all
     scores = orders.score(as_of=as_of, churn=method, offers=offers if kind == "campaign" else None)
     lead_scores = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None

@@ -248,7 +248,8 @@ def main() -> None:
                 for key, (name, cmd) in list(cases.items()):
                     if key not in ("floor", "limit", "score") and cmd[0] == rfm_bin:
                         cases[key] = (f"{name}, --memory-limit {args.memory_limit}",
-                                      [*cmd, "--memory-limit", args.memory_limit])
+                                      [*cmd, "--memory-limit", args.memory_limit,
+                                       "--temp-directory", str(tmp / "spill")])
             if args.peers_python:
                 for peer, name in (("pandas", "pandas RFM (hand-written)"),
                                    ("lifetimes", "lifetimes summary + BG/NBD fit"),

@@ -401,8 +401,10 @@ FROM parts;
 -- name: offer_top
 -- The top-k table: every kept (customer, offer) row, plus one row with no
 -- offer (offer_id NULL, reason 'no eligible offer') for each scored customer
--- no offer is eligible for.  Sorted by customer, then rank.
+-- no offer is eligible for.  Sorted by customer, then rank.  Kept in DuckDB
+-- (it has k rows per customer): Python reads it only when asked.
 -- params: none
+CREATE OR REPLACE TEMP TABLE rfm_offer_top AS
 SELECT customer_id, offer_id, offer_fit, affinity, price_fit, audience_fit, reason, rank
 FROM rfm_offer_fits
 UNION ALL
@@ -418,6 +420,14 @@ SELECT
 FROM rfm_offer_customers AS c
 ANTI JOIN rfm_offer_fits AS f USING (customer_id)
 ORDER BY customer_id, rank NULLS LAST;
+
+-- name: offer_best
+-- The next best offer per scored customer: rank 1, or the no-offer row.
+-- params: none
+CREATE OR REPLACE TEMP VIEW rfm_offer_next AS
+SELECT customer_id, offer_id AS next_best_offer, offer_fit, reason
+FROM rfm_offer_top
+WHERE rank IS NULL OR rank = 1;
 
 -- name: offer_reach
 -- How many customers each offer was kept for (in their top k), for the
@@ -477,10 +487,10 @@ SELECT
 FROM per_customer;
 
 -- name: attach_offers
--- Add the next best offer (rank 1 of rfm_offer_best) to the customer table.
+-- Add the next best offer (rfm_offer_next, built by offer_best) to the customer table.
 -- params: none
 CREATE OR REPLACE TEMP TABLE rfm_result AS
 SELECT r.*, b.next_best_offer, b.offer_fit, b.reason AS offer_reason
 FROM rfm_result AS r
-LEFT JOIN rfm_offer_best AS b USING (customer_id)
+LEFT JOIN rfm_offer_next AS b USING (customer_id)
 ORDER BY r.customer_id;

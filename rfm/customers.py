@@ -33,7 +33,7 @@ from rfm import progress as progress_mod
 from rfm import sql
 from rfm.config import Config, load_config
 from rfm.errors import ConfigError, InputError, RfmWarning
-from rfm.io import output_format, parse_date, write_atomic, write_text
+from rfm.io import parse_date, write_relation, write_text
 from rfm.schema import read_yaml
 from rfm.segments import RuleSet, resolve_rules
 from rfm.sources import OrdersSource, diagnose, open_orders
@@ -150,6 +150,7 @@ class Orders:
         self._dates: tuple[date | None, date | None] | None = None
         self.load_seconds = time.perf_counter() - started
         self._latest: CustomerScores | None = None
+        self._offers_result: Any = None  # the OfferScores whose rfm_offer_top is on this connection
 
     def _scan(self, block: str, **params: Any) -> None:
         """Run one statement that reads the order lines, with progress and input errors."""
@@ -288,7 +289,6 @@ class Orders:
             from rfm.offers import score_offers
 
             offers_used = score_offers(self, catalogue, as_of=day)
-            self.con.register("rfm_offer_best", offers_used.best)
             sql.execute(self.con, "attach_offers")
             collected.extend(offers_used.warnings)
         customers, nonpositive = first_row(self.con, "SELECT count(*), count(*) FILTER (WHERE nonpositive_value) FROM rfm_result")
@@ -471,6 +471,8 @@ class CustomerScores:
         """Called when a later score() on the same Orders replaces the SQL tables:
         keep this result's rows, and answer from a private connection from now on."""
         table = self.table
+        if self.offers is not None:
+            self.offers._detach()
         con = duckdb.connect()
         con.register("rfm_result", table)
         con.register("rfm_segment_grid", self.ruleset.grid)
@@ -497,16 +499,7 @@ class CustomerScores:
 
     def write(self, path: str | Path) -> Path:
         """Write the customer table to .parquet or .csv, atomically."""
-        fmt = output_format(path)
-        rel = self._con().sql("SELECT * FROM rfm_result")  # already in customer order
-
-        def writer(tmp: Path) -> None:
-            if fmt == "parquet":
-                rel.write_parquet(str(tmp))
-            else:
-                rel.write_csv(str(tmp))
-
-        return write_atomic(path, writer)
+        return write_relation(self._con().sql("SELECT * FROM rfm_result"), path)  # already in customer order
 
 
 def score_customers(

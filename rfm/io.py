@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -69,6 +70,19 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
             frame.write_parquet(tmp)
         else:
             frame.write_csv(tmp)
+
+    return write_atomic(path, writer)
+
+
+def write_relation(rel: Any, path: str | Path) -> Path:
+    """Write a DuckDB relation to .parquet or .csv (by extension), atomically, streaming."""
+    fmt = output_format(path)
+
+    def writer(tmp: Path) -> None:
+        if fmt == "parquet":
+            rel.write_parquet(str(tmp))
+        else:
+            rel.write_csv(str(tmp))
 
     return write_atomic(path, writer)
 

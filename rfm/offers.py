@@ -110,7 +110,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 
 from rfm import sql
 from rfm.errors import ConfigError, InputError, RfmWarning
-from rfm.io import write_frame
+from rfm.io import write_frame, write_relation
 from rfm.schema import StrictModel, did_you_mean, read_yaml, validate
 
 if TYPE_CHECKING:
@@ -360,13 +360,32 @@ def catalogue_frame(cat: OfferCatalogue, *, affinity: bool) -> pl.DataFrame:
 
 @dataclass
 class OfferScores:
-    """Result of :func:`score_offers`."""
+    """Result of :func:`score_offers`.
+
+    The top-k table stays in DuckDB (``rfm_offer_top``, k rows per customer)
+    until ``fits`` or ``best`` is read, so scoring 10 M customers does not copy
+    tens of millions of rows into Python; ``write`` streams it to a file.
+    """
 
     as_of: date
     catalogue: OfferCatalogue
-    fits: pl.DataFrame  # customer_id, offer_id, offer_fit, affinity, price_fit, audience_fit, reason, rank
     reach: pl.DataFrame  # offer_id, customers (in a top k), best_for (rank 1)
     warnings: list[str] = field(default_factory=list)
+    _con: Any = None  # the scoring connection while its rfm_offer_top is this result's
+    _fits: pl.DataFrame | None = None
+
+    @property
+    def fits(self) -> pl.DataFrame:
+        """customer_id, offer_id, offer_fit, affinity, price_fit, audience_fit, reason, rank (top k per customer)."""
+        if self._fits is None:
+            self._fits = self._con.sql("SELECT * FROM rfm_offer_top").pl()  # stored in customer, rank order
+        return self._fits
+
+    def _detach(self) -> None:
+        """A later scoring replaces rfm_offer_top: keep this result's rows in Python."""
+        if self._con is not None:
+            _ = self.fits
+            self._con = None
 
     @property
     def best(self) -> pl.DataFrame:
@@ -385,7 +404,9 @@ class OfferScores:
 
     def write(self, path: str | Path) -> Path:
         """Write the top-k table (``fits``) to .parquet or .csv, atomically."""
-        return write_frame(self.fits, path)
+        if self._con is None:
+            return write_frame(self.fits, path)
+        return write_relation(self._con.sql("SELECT * FROM rfm_offer_top"), path)
 
 
 def _columns(con: Any, table: str) -> list[str]:
@@ -483,7 +504,10 @@ def score_offers(
     }
     sql.execute(con, "offer_rank", as_of=day, check_churn=has_churn, top_k=k, **settings)
     sql.execute(con, "offer_fits", often_share=REASON_OFTEN_SHARE, log_near=math.log(REASON_NEAR_FACTOR), **settings)
-    fits = sql.fetch(con, "offer_top")
+    if getattr(orders, "_offers_result", None) is not None:
+        orders._offers_result._detach()  # rfm_offer_top is about to be replaced
+    sql.execute(con, "offer_top")
+    sql.execute(con, "offer_best")
     reach = sql.fetch(con, "offer_reach")
     for row in reach.iter_rows(named=True):
         if row["customers"] == 0:
@@ -491,7 +515,9 @@ def score_offers(
                 f'{cat.source}: offer "{row["offer_id"]}" is in no customer\'s top {k} '
                 "(not eligible for anyone, or always outranked); check its eligibility and price"
             )
-    return OfferScores(day, cat, fits, reach, collected)
+    result = OfferScores(day, cat, reach, collected, _con=con)
+    orders._offers_result = result
+    return result
 
 
 def _catalogue_warnings(orders: Orders, cat: OfferCatalogue, *, has_category: bool, has_churn: bool) -> list[str]:

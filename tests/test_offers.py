@@ -587,3 +587,14 @@ def test_top_offer_beats_the_popularity_baseline_on_planted_preferences():
     # At least half of the oracle's margin over the baseline.
     assert hit["hit_rate"] - hit["baseline_hit_rate"] >= 0.5 * (oracle["hit_rate"] - oracle["baseline_hit_rate"])
     assert recovered >= 0.6 and recovered >= 1.8 * popular_share
+
+
+def test_an_earlier_offer_result_survives_a_later_scoring_on_the_same_orders(tmp_path):
+    orders = hand_orders()
+    first = score_offers(orders, HAND_OFFERS)  # top-k table still in DuckDB
+    first_as_of = first.as_of
+    orders.score(as_of=first_as_of - timedelta(days=200))
+    later = score_offers(orders, HAND_OFFERS)  # replaces the DuckDB table: the first result keeps its rows
+    assert_frame_equal(first.fits, HAND_FITS, abs_tol=6e-5)
+    assert not later.fits.equals(first.fits)
+    assert_frame_equal(pl.read_parquet(first.write(tmp_path / "first.parquet")), first.fits)

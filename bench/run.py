@@ -2,7 +2,7 @@
 
     python bench/run.py --lines 10M [--lines-per-order 1.5] [--runs 3]
                         [--peers-python /path/to/bench-venv/bin/python] [--timeout 600]
-                        [--memory-cap 16GB] [--memory-limit 4GB] [--skip CASE ...] [--out table.md]
+                        [--memory-cap 18] [--memory-limit 4GB] [--skip CASE ...] [--out table.md]
 
 For each size it generates the order lines once with ``rfm generate`` (cached
 in --data-dir by size and lines per order; about one customer per ten lines),
@@ -62,7 +62,7 @@ SELECT customer_id,
        count(DISTINCT order_id) FILTER (WHERE amount >= 0) AS frequency,
        sum(CAST(amount AS DECIMAL(18, 4))) AS monetary
 FROM read_parquet($p)
-WHERE customer_id IS NOT NULL AND NOT list_contains($excluded, lower(trim(status)))
+WHERE customer_id IS NOT NULL AND NOT coalesce(list_contains($excluded, lower(trim(status))), false)
 GROUP BY customer_id
 HAVING count(*) FILTER (WHERE amount >= 0) > 0
 """
@@ -70,11 +70,12 @@ HAVING count(*) FILTER (WHERE amount >= 0) > 0
 # The child wrapper: runs the command, polls its RSS against the cap, reports
 # [exit code, seconds, peak RSS KiB, why-stopped] as JSON on its last stderr line.
 WRAPPER = r"""
-import json, resource, subprocess, sys, time
+import json, resource, subprocess, sys, tempfile, time
 timeout, cap_kib = float(sys.argv[1]), int(sys.argv[2])
 cmd = sys.argv[3:]
+err_file = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty child never blocks
 t = time.perf_counter()
-proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
 why = ""
 def rss(pid):
     try:
@@ -85,15 +86,20 @@ def rss(pid):
     except OSError:
         return 0
     return 0
-while proc.poll() is None:
+while True:
+    try:
+        proc.wait(timeout=0.05)  # returns the moment the child ends: no polling error in the time
+        break
+    except subprocess.TimeoutExpired:
+        pass
     if time.perf_counter() - t > timeout:
-        proc.kill(); why = "timeout"; break
+        proc.kill(); proc.wait(); why = "timeout"; break
     if cap_kib and rss(proc.pid) > cap_kib:
-        proc.kill(); why = "memory"; break
-    time.sleep(0.1)
-err = proc.communicate()[1]
+        proc.kill(); proc.wait(); why = "memory"; break
 elapsed = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+err_file.seek(0)
+err = err_file.read()
 tail = err.strip().splitlines()[-1] if err.strip() else ""
 print(json.dumps([proc.returncode, elapsed, peak, why, tail]), file=sys.stderr)
 """

@@ -30,29 +30,41 @@ FROM rfm_order_lines;
 -- same order id) keeps one row per date, so a line dated after as_of never
 -- changes a score taken before it.  Duplicate copies count once with
 -- $drop_duplicates, else every copy counts.  Lines are classed, not filtered,
--- so dropped rows can be counted afterwards without a second scan.  Sums are
--- rounded to 4 decimals, which makes them independent of the order threads add
+-- so dropped rows can be counted afterwards without a second scan.  Kept
+-- amounts are exact 4-decimal values (each line rounded once, as in
+-- build_customer_totals), so sums do not depend on the order threads add
 -- lines in.  The table does not depend on as_of: every as-of date reuses it.
 -- params: excluded_statuses, drop_duplicates
 CREATE OR REPLACE TEMP TABLE rfm_orders AS
-WITH lines AS (
-    SELECT *, amount * CASE WHEN $drop_duplicates THEN 1 ELSE copies END AS counted
+WITH classed AS (
+    SELECT
+        *,
+        CASE
+            WHEN customer_id IS NULL THEN 'null_customer_id'
+            WHEN coalesce(list_contains($excluded_statuses, status), false) THEN 'excluded_status'
+            ELSE 'kept'
+        END AS line_class
     FROM rfm_line_groups
+),
+lines AS (
+    -- a kept line's amount as an exact 4-decimal value, as in build_customer_totals:
+    -- both paths round every line once and decide purchase / return on that value
+    SELECT
+        customer_id, order_id, line_class, order_date, copies,
+        CASE WHEN line_class = 'kept' THEN CAST(amount AS DECIMAL(18, 4)) END AS amount,
+        CASE WHEN $drop_duplicates THEN 1 ELSE copies END AS weight
+    FROM classed
 )
 SELECT
     customer_id,
     order_id,
-    CASE
-        WHEN customer_id IS NULL THEN 'null_customer_id'
-        WHEN list_contains($excluded_statuses, status) THEN 'excluded_status'
-        ELSE 'kept'
-    END AS line_class,
+    line_class,
     order_date,
     sum(copies) AS n_lines,
     sum(copies - 1) AS n_duplicate_lines,
-    round(sum(counted), 4) AS net,
-    round(coalesce(sum(counted) FILTER (WHERE amount > 0), 0), 4) AS gross,
-    round(coalesce(sum(counted) FILTER (WHERE amount < 0), 0), 4) AS refunds,
+    CAST(coalesce(sum(amount * weight), 0) AS DECIMAL(18, 4)) AS net,
+    CAST(coalesce(sum(amount * weight) FILTER (WHERE amount > 0), 0) AS DECIMAL(18, 4)) AS gross,
+    CAST(coalesce(sum(amount * weight) FILTER (WHERE amount < 0), 0) AS DECIMAL(18, 4)) AS refunds,
     sum(copies) FILTER (WHERE amount < 0) AS n_return_lines,
     bool_or(amount >= 0) AS is_purchase
 FROM lines
@@ -119,7 +131,11 @@ WITH lines AS (
         customer_id,
         order_id,
         order_date,
-        CAST(amount AS DECIMAL(18, 4)) AS amount,
+        -- only kept lines must fit DECIMAL(18, 4): a dropped line may hold anything
+        CASE
+            WHEN customer_id IS NOT NULL AND NOT coalesce(list_contains($excluded_statuses, status), false)
+                THEN CAST(amount AS DECIMAL(18, 4))
+        END AS amount,
         coalesce(list_contains($excluded_statuses, status), false) AS excluded,
         ($as_of IS NULL OR order_date <= $as_of) AS in_time,
         ($window_start IS NULL OR order_date >= $window_start) AS in_window

@@ -67,13 +67,19 @@ class Scoring:
             scoring = cls(**data)
         except TypeError as exc:
             raise ConfigError(f"{path}: not a saved scoring file ({exc}); write one with rfm score --save-scoring") from None
-        for dim in DIMENSIONS:
-            cuts = scoring.cut_points.get(dim)
-            if cuts is None or len(cuts) != scoring.bins - 1:
-                raise ConfigError(f"{path}: cut_points.{dim} must list {scoring.bins - 1} cut points")
-            if any(b < a for a, b in zip(cuts, cuts[1:])):
-                raise ConfigError(f"{path}: cut_points.{dim} must not decrease: {cuts}")
+        scoring.check(str(path))
         return scoring
+
+    def check(self, where: str = "scoring") -> None:
+        """Cut points fit the bins: bins - 1 of them per dimension, not decreasing."""
+        if not isinstance(self.bins, int) or not 2 <= self.bins <= 10:
+            raise ConfigError(f"{where}: bins must be a whole number from 2 to 10, got {self.bins!r}")
+        for dim in DIMENSIONS:
+            cuts = self.cut_points.get(dim)
+            if cuts is None or len(cuts) != self.bins - 1:
+                raise ConfigError(f"{where}: cut_points.{dim} must list {self.bins - 1} cut points")
+            if any(b < a for a, b in zip(cuts, cuts[1:])):
+                raise ConfigError(f"{where}: cut_points.{dim} must not decrease: {cuts}")
 
 
 @dataclass
@@ -146,6 +152,7 @@ class Orders:
         if progress:
             progress_mod.enable(self.con)
         self.source: OrdersSource = open_orders(self.con, source, self.config.input, table=table)
+        self._excluded = [s.lower().strip() for s in self.config.input.excluded_statuses]
         self._order_table = False
         self._dates: tuple[date | None, date | None] | None = None
         self.load_seconds = time.perf_counter() - started
@@ -183,7 +190,8 @@ class Orders:
         self.load_seconds += time.perf_counter() - started
 
     def _excluded_statuses(self) -> list[str]:
-        return [s.lower().strip() for s in self.config.input.excluded_statuses]
+        # the list the view was built with (rfm.sources), not the live config: both must agree
+        return self._excluded
 
     @property
     def first_date(self) -> date | None:
@@ -220,6 +228,8 @@ class Orders:
         return day
 
     def stats(self, as_of: date) -> dict[str, int]:
+        """Lines read and dropped as of ``as_of`` (from the order table, built if needed)."""
+        self.build_order_table()
         row = sql.fetch(self.con, "line_stats", as_of=as_of).row(0, named=True)
         return {k: int(v or 0) for k, v in row.items()}
 
@@ -263,6 +273,8 @@ class Orders:
         refund_only, purchase_orders = (int(v) for v in sql.fetch_rows(self.con, "refund_only_customers")[0])
         stats["purchase_orders"] = purchase_orders
         saved = Scoring.load(scoring) if isinstance(scoring, (str, Path)) else scoring
+        if saved is not None:
+            saved.check()
         fitted = self._cut_points(day, saved)
         ruleset = resolve_rules(cfg.segments, bins=fitted.bins, actions=cfg.actions, source=cfg.source, warn=False)
         self.con.register("rfm_segment_grid", ruleset.grid)
@@ -470,9 +482,7 @@ class CustomerScores:
     def _detach(self) -> None:
         """Called when a later score() on the same Orders replaces the SQL tables:
         keep this result's rows, and answer from a private connection from now on."""
-        table = self.table
-        if self.offers is not None:
-            self.offers._detach()
+        table = self.table  # offers keep their own table until score_offers replaces it
         con = duckdb.connect()
         con.register("rfm_result", table)
         con.register("rfm_segment_grid", self.ruleset.grid)

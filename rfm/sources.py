@@ -392,40 +392,52 @@ def _diagnose(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfi
         checks.append(("order_date", "TRY_CAST(CAST({} AS VARCHAR) AS DATE)"))
     if m["quantity"] is not None:
         checks.append(("quantity", "TRY_CAST({} AS DOUBLE)"))
-    for role, parse in checks:
-        col = m[role]
-        if col is None:
-            continue
-        q = quote_ident(col)
-        # One thread keeps file order, so the row number gives the line (error path only).
-        con.execute("SET threads = 1")
-        row = first_row(
-            con,
-            f"SELECT v, n FROM (SELECT CAST({q} AS VARCHAR) AS v, {parse.format(q)} AS parsed, {_kept_line(src)} AS kept, "
-            f"row_number() OVER () AS n FROM {raw_text}) WHERE kept AND v IS NOT NULL AND parsed IS NULL ORDER BY n LIMIT 1",
-        )
-        con.execute("RESET threads")
-        if row is None:
-            continue
-        value, rownum = row
-        where = f" on line {rownum + int(cfg.csv.header is not False)}" if raw_text == "rfm_raw_text" else f" in row {rownum}"
-        if role == "order_date":
-            fmt = next((f for f in _DATE_GUESSES if _parses(con, value, f)), None)
-            fix = (
-                f'set input.date_format: "{fmt}"'
-                if fmt and fmt != cfg.date_format
-                else "fix the value or set input.date_format to the format the column uses"
-            )
-            return InputError(
-                f'{src.label}: column "{col}" has values that are not dates (first: "{value}"{where}); {fix}'
-            )
-        fix = (
-            'set input.csv.decimal: "," or clean the column'
-            if re.fullmatch(r"-?[\d.]*,\d+", value.strip())
-            else "clean the column (numbers only, no currency signs or thousands separators)"
-        )
-        return InputError(f'{src.label}: column "{col}" has non-numeric values (first: "{value}"{where}); {fix}')
+    # Kept lines first (the only ones that must parse); then any line: a CSV column
+    # is read with one type, so a bad value on a dropped line past DuckDB's type
+    # sample still stops the reader.
+    for only_kept in (True, False):
+        for role, parse in checks:
+            found = _first_bad(con, src, cfg, raw_text, role, parse, only_kept)
+            if found is not None:
+                return found
     return InputError(f"{src.label}: cannot read the orders ({_first_line(exc)})")
+
+
+def _first_bad(
+    con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig, raw_text: str, role: str, parse: str,
+    only_kept: bool,
+) -> InputError | None:
+    col = src.mapping[role]
+    if col is None:
+        return None
+    q = quote_ident(col)
+    kept = _kept_line(src) if only_kept else "true"
+    # One thread keeps file order, so the row number gives the line (error path only).
+    con.execute("SET threads = 1")
+    row = first_row(
+        con,
+        f"SELECT v, n FROM (SELECT CAST({q} AS VARCHAR) AS v, {parse.format(q)} AS parsed, {kept} AS kept, "
+        f"row_number() OVER () AS n FROM {raw_text}) WHERE kept AND v IS NOT NULL AND parsed IS NULL ORDER BY n LIMIT 1",
+    )
+    con.execute("RESET threads")
+    if row is None:
+        return None
+    value, rownum = row
+    where = f" on line {rownum + int(cfg.csv.header is not False)}" if raw_text == "rfm_raw_text" else f" in row {rownum}"
+    if role == "order_date":
+        fmt = next((f for f in _DATE_GUESSES if _parses(con, value, f)), None)
+        fix = (
+            f'set input.date_format: "{fmt}"'
+            if fmt and fmt != cfg.date_format
+            else "fix the value or set input.date_format to the format the column uses"
+        )
+        return InputError(f'{src.label}: column "{col}" has values that are not dates (first: "{value}"{where}); {fix}')
+    fix = (
+        'set input.csv.decimal: "," or clean the column'
+        if re.fullmatch(r"-?[\d.]*,\d+", value.strip())
+        else "clean the column (numbers only, no currency signs or thousands separators)"
+    )
+    return InputError(f'{src.label}: column "{col}" has non-numeric values (first: "{value}"{where}); {fix}')
 
 
 def _all_varchar_view(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig) -> str:

@@ -273,3 +273,21 @@ def test_time_zone_timestamps_are_dated_in_utc(tmp_path):
     path = tmp_path / "orders.csv"
     path.write_text("customer_id,order_id,order_date,amount\nA,1,2024-01-01T23:30:00-05:00,10\n")
     assert rfm.score(path)["last_order_date"].item() == date(2024, 1, 2)  # 04:30 UTC on Jan 2
+
+
+def test_a_scoring_object_with_the_wrong_cut_points_is_refused(golden_csv):
+    from rfm.errors import ConfigError
+
+    # five monetary cuts would make an m_score of 6 and read a neighbouring cell's segment
+    bad = rfm.Scoring(bins=5, monetary="net", window_days=None, origin={},
+                      cut_points={"recency_days": [10, 30, 60, 90], "frequency": [1, 2, 3, 4],
+                                  "monetary": [10, 20, 30, 40, 50]})
+    with pytest.raises(ConfigError, match=r"scoring: cut_points.monetary must list 4 cut points"):
+        rfm.score(golden_csv, as_of="2024-06-30", scoring=bad)
+
+
+def test_stats_after_a_fast_path_score_builds_the_order_table(golden_csv):
+    orders = rfm.Orders(golden_csv)
+    fast = orders.score(as_of="2024-06-30")  # one scan, no order table
+    assert orders.stats(date(2024, 6, 30))["after_as_of_lines"] == fast.stats.after_as_of_lines == 1
+    assert (orders.first_date, orders.last_date) == (date(2023, 7, 1), date(2024, 7, 5))

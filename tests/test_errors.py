@@ -229,11 +229,22 @@ def test_bad_values_on_dropped_lines_are_dropped_not_fatal(tmp_path, duplicates)
                  "B,3,31/12/2023,$5,cancelled\n"
                  ",4,not a date,x,complete\n"
                  "B,5,2024-01-03,7.5,complete\n"
+                 "B,7,2024-01-04,1e20,void\n"
                  "A,6,garbage,1,complete\n")
     with pytest.raises(InputError, match=r'column "order_date" has values that are not dates \(first: "garbage" on '
-                                         r"line 7\)"):
+                                         r"line 8\)"):
         rfm.score(path, {"input": {"duplicates": duplicates}})
     path.write_text(path.read_text().replace("A,6,garbage,1,complete\n", ""))
     result = rfm.score_customers(path, {"input": {"duplicates": duplicates}})
     assert dict(zip(result.table["customer_id"], result.table["monetary"])) == {"A": 10.0, "B": 7.5}
-    assert (result.stats.excluded_status_lines, result.stats.null_customer_id_lines) == (2, 1)
+    assert (result.stats.excluded_status_lines, result.stats.null_customer_id_lines) == (3, 1)
+
+
+def test_bad_value_on_a_dropped_line_past_the_type_sample_is_still_named(tmp_path):
+    # DuckDB reads a CSV column with one type, sniffed from a sample: a bad value
+    # further down stops the reader even on a cancelled line, so name it
+    rows = "".join(f"C{i},{i},2024-01-01,{i % 7 + 1}.25,complete\n" for i in range(30000))
+    path = write(tmp_path, "orders.csv", "customer_id,order_id,order_date,amount,status\n" + rows
+                 + "X,99999,2024-01-02,n/a,cancelled\n")
+    with pytest.raises(InputError, match=r'column "amount" has non-numeric values \(first: "n/a" on line 30002\)'):
+        rfm.score(path)

@@ -178,6 +178,7 @@ class Orders:
             return
         started = time.perf_counter()
         inp = self.config.input
+        sql.execute(self.con, "line_class_type")
         sql.execute(self.con, "line_groups_unchecked" if inp.duplicates == "unchecked" else "line_groups_checked")
         self._scan(
             "build_orders",

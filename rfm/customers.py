@@ -196,7 +196,7 @@ class Orders:
 
     @property
     def first_date(self) -> date | None:
-        """First kept order date (reads the orders if no scan has yet)."""
+        """First kept order date (builds the order table if it is not built yet)."""
         if self._dates is None:
             self.build_order_table()
         assert self._dates is not None
@@ -204,7 +204,7 @@ class Orders:
 
     @property
     def last_date(self) -> date | None:
-        """Last kept order date (reads the orders if no scan has yet)."""
+        """Last kept order date (builds the order table if it is not built yet)."""
         if self._dates is None:
             self.build_order_table()
         assert self._dates is not None

@@ -87,6 +87,27 @@ def write_relation(rel: Any, path: str | Path) -> Path:
     return write_atomic(path, writer)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection").
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def spreadsheet_safe(rel: Any) -> Any:
+    """``rel`` with every text cell that a spreadsheet would run as a formula prefixed with ``'``.
+
+    For CSV files meant to be opened in Excel or Sheets (campaign lists): text
+    from the data (customer ids, categories in offer reasons) must stay text."""
+    exprs = []
+    for name, dtype in zip(rel.columns, rel.types):
+        col = '"' + name.replace('"', '""') + '"'
+        if str(dtype) == "VARCHAR":
+            exprs.append(
+                f"CASE WHEN regexp_matches({col}, '{FORMULA_START}') THEN chr(39) || {col} ELSE {col} END AS {col}"
+            )
+        else:
+            exprs.append(col)
+    return rel.project(", ".join(exprs))
+
+
 def parse_date(value: date | datetime | str, what: str = "as_of") -> date:
     """A date from the command line or the API; a clear error names ``what`` otherwise."""
     if isinstance(value, datetime):

@@ -744,3 +744,22 @@ def test_demo_writes_every_report(demo_reports):
     assert {"leads-lead_matrix", "leads-tier_conversion"} <= set(charts)
     churn = demo_reports["churn.html"].read_text(encoding="utf-8")
     assert "Backtest skipped" not in churn and "backtest-gains_clv" in specs_of(churn)
+
+
+def test_campaign_lists_do_not_carry_spreadsheet_formulas(tmp_path):
+    """Customer ids that a spreadsheet would run (=, +, -, @) are written as text: prefixed with '."""
+    hostile = ["=HYPERLINK(\"http://x\",\"y\")", "+1-2", "@SUM(A1)", "-5", "plain"]
+    frame = pl.DataFrame(
+        {
+            "customer_id": hostile,
+            "order_id": [f"o{i}" for i in range(5)],
+            "order_date": [date(2024, 1, 1 + i) for i in range(5)],
+            "amount": [10.0, 20.0, 30.0, 40.0, 50.0],
+        }
+    )
+    config = {"scoring": {"bins": 2}, "segments": {"rules": [{"name": "All", "action": "retain"}]}}
+    orders = Orders(frame, config)
+    files = write_report("campaign", orders, orders.score(), out=tmp_path / "c.html")
+    (csv,) = [p for p in files if p.name.endswith(".retain.csv")]
+    written = pl.read_csv(csv, infer_schema=False)["customer_id"].to_list()
+    assert sorted(written) == sorted(["'" + h for h in hostile[:4]] + ["plain"])

@@ -13,6 +13,7 @@ SELECT
     any_value(order_date) AS order_date,
     any_value(amount) AS amount,
     any_value(status) AS status,
+    any_value(excluded) AS excluded,
     count(*) AS copies
 FROM rfm_order_lines
 GROUP BY customer_id, order_id, line_hash;
@@ -21,7 +22,7 @@ GROUP BY customer_id, order_id, line_hash;
 -- input.duplicates: unchecked, every line passes as its own group.
 -- params: none
 CREATE OR REPLACE TEMP VIEW rfm_line_groups AS
-SELECT customer_id, order_id, line_hash, order_date, amount, status, 1 AS copies
+SELECT customer_id, order_id, line_hash, order_date, amount, status, excluded, 1 AS copies
 FROM rfm_order_lines;
 
 -- name: line_class_type
@@ -40,14 +41,14 @@ CREATE TYPE IF NOT EXISTS rfm_line_class AS ENUM ('kept', 'null_customer_id', 'e
 -- amounts are exact 4-decimal values (each line rounded once, as in
 -- build_customer_totals), so sums do not depend on the order threads add
 -- lines in.  The table does not depend on as_of: every as-of date reuses it.
--- params: excluded_statuses, drop_duplicates
+-- params: drop_duplicates
 CREATE OR REPLACE TEMP TABLE rfm_orders AS
 WITH classed AS (
     SELECT
         *,
         CASE
             WHEN customer_id IS NULL THEN 'null_customer_id'
-            WHEN coalesce(list_contains($excluded_statuses, status), false) THEN 'excluded_status'
+            WHEN excluded THEN 'excluded_status'
             ELSE 'kept'
         END::rfm_line_class AS line_class
     FROM rfm_line_groups
@@ -130,7 +131,7 @@ LIMIT 1;
 -- flags are computed once per line and the aggregate list kept short: every
 -- aggregate costs about 5 % of the scan.  Amounts are summed as exact
 -- 4-decimal values: the same output on every run and thread count.
--- params: as_of, window_start, excluded_statuses
+-- params: as_of, window_start
 CREATE OR REPLACE TEMP TABLE rfm_customer_totals AS
 WITH lines AS (
     SELECT
@@ -138,11 +139,8 @@ WITH lines AS (
         order_id,
         order_date,
         -- only kept lines must fit DECIMAL(18, 4): a dropped line may hold anything
-        CASE
-            WHEN customer_id IS NOT NULL AND NOT coalesce(list_contains($excluded_statuses, status), false)
-                THEN CAST(amount AS DECIMAL(18, 4))
-        END AS amount,
-        coalesce(list_contains($excluded_statuses, status), false) AS excluded,
+        CASE WHEN customer_id IS NOT NULL AND NOT excluded THEN CAST(amount AS DECIMAL(18, 4)) END AS amount,
+        excluded,
         ($as_of IS NULL OR order_date <= $as_of) AS in_time,
         ($window_start IS NULL OR order_date >= $window_start) AS in_window
     FROM rfm_order_lines

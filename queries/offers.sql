@@ -4,21 +4,14 @@
 -- rfm_offer_catalogue (one row per offer, category lists as LIST columns).
 -- Values are $parameters, never text.
 
--- name: offer_excluded_statuses
--- Statuses whose lines offers ignore (input.excluded_statuses, lower-cased),
--- held in a DuckDB variable because a view cannot take parameters.
--- params: excluded_statuses
-SET VARIABLE rfm_offer_excluded_statuses = CAST($excluded_statuses AS VARCHAR[]);
-
 -- name: offer_lines_all
 -- The order lines offers learn from: kept lines (a customer id, a status not
--- excluded), duplicates kept as they are (input.duplicates: keep).
+-- excluded: the view's excluded column), duplicates kept as they are.
 -- params: none
 CREATE OR REPLACE TEMP VIEW rfm_offer_lines AS
 SELECT customer_id, order_id, order_date, amount, category
 FROM rfm_order_lines
-WHERE customer_id IS NOT NULL
-  AND NOT coalesce(list_contains(getvariable('rfm_offer_excluded_statuses'), status), false);
+WHERE customer_id IS NOT NULL AND NOT excluded;
 
 -- name: offer_lines_distinct
 -- As offer_lines_all, but exact duplicate lines count once (input.duplicates: drop).
@@ -26,8 +19,7 @@ WHERE customer_id IS NOT NULL
 CREATE OR REPLACE TEMP VIEW rfm_offer_lines AS
 SELECT DISTINCT ON (customer_id, order_id, line_hash) customer_id, order_id, order_date, amount, category
 FROM rfm_order_lines
-WHERE customer_id IS NOT NULL
-  AND NOT coalesce(list_contains(getvariable('rfm_offer_excluded_statuses'), status), false);
+WHERE customer_id IS NOT NULL AND NOT excluded;
 
 -- name: offer_category_cells
 -- THE one grouped pass over the order lines: one row per (customer, category)

@@ -152,7 +152,6 @@ class Orders:
         if progress:
             progress_mod.enable(self.con)
         self.source: OrdersSource = open_orders(self.con, source, self.config.input, table=table)
-        self._excluded = [s.lower().strip() for s in self.config.input.excluded_statuses]
         self._order_table = False
         self._dates: tuple[date | None, date | None] | None = None
         self.load_seconds = time.perf_counter() - started
@@ -180,35 +179,26 @@ class Orders:
         inp = self.config.input
         sql.execute(self.con, "line_class_type")
         sql.execute(self.con, "line_groups_unchecked" if inp.duplicates == "unchecked" else "line_groups_checked")
-        self._scan(
-            "build_orders",
-            excluded_statuses=self._excluded_statuses(),
-            drop_duplicates=inp.duplicates == "drop",
-        )
+        self._scan("build_orders", drop_duplicates=inp.duplicates == "drop")
         first, last = sql.fetch_rows(self.con, "date_range")[0]
         self._dates = (first, last)
         self._order_table = True
         self.load_seconds += time.perf_counter() - started
 
-    def _excluded_statuses(self) -> list[str]:
-        # the list the view was built with (rfm.sources), not the live config: both must agree
-        return self._excluded
+    def _date_range(self) -> tuple[date | None, date | None]:
+        """First and last kept order date (builds the order table if it is not built yet)."""
+        if self._dates is None:
+            self.build_order_table()
+        assert self._dates is not None
+        return self._dates
 
     @property
     def first_date(self) -> date | None:
-        """First kept order date (builds the order table if it is not built yet)."""
-        if self._dates is None:
-            self.build_order_table()
-        assert self._dates is not None
-        return self._dates[0]
+        return self._date_range()[0]
 
     @property
     def last_date(self) -> date | None:
-        """Last kept order date (builds the order table if it is not built yet)."""
-        if self._dates is None:
-            self.build_order_table()
-        assert self._dates is not None
-        return self._dates[1]
+        return self._date_range()[1]
 
     def default_as_of(self) -> date:
         """The day after the latest kept order."""
@@ -348,7 +338,6 @@ class Orders:
                 "build_customer_totals",
                 as_of=cut,
                 window_start=self._window_start(cut) if cut is not None else None,
-                excluded_statuses=self._excluded_statuses(),
             )
             return sql.fetch(self.con, "totals_stats").row(0, named=True)
 

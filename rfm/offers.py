@@ -416,8 +416,6 @@ def _columns(con: Any, table: str) -> list[str]:
 def _prepare_lines(orders: Orders) -> None:
     inp = orders.config.input
     block = "offer_lines_distinct" if inp.duplicates == "drop" else "offer_lines_all"
-    statuses = [s.lower().strip() for s in inp.excluded_statuses]
-    sql.execute(orders.con, "offer_excluded_statuses", excluded_statuses=statuses)
     sql.execute(orders.con, block)
 
 

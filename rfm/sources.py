@@ -256,17 +256,21 @@ def open_orders(
     return src
 
 
+def _excluded_status(src: OrdersSource) -> str:
+    """SQL true for a line whose status is in input.excluded_statuses (the view's
+    ``excluded`` column: the one place every scan takes the classification from)."""
+    if src.mapping["status"] is None:
+        return "false"
+    status = f"lower(trim(CAST({quote_ident(src.mapping['status'])} AS VARCHAR)))"
+    return f"coalesce(list_contains(getvariable('rfm_excluded_statuses'), {status}), false)"
+
+
 def _kept_line(src: OrdersSource) -> str:
     """SQL true for a line that is kept: a customer id and a status not excluded.
 
     Only kept lines must hold valid values: a cancelled line with an empty or
     unreadable date or amount is dropped and counted like any cancelled line."""
-    m = src.mapping
-    kept = f"{quote_ident(m['customer_id'])} IS NOT NULL"  # type: ignore[arg-type]
-    if m["status"] is not None:
-        status = f"lower(trim(CAST({quote_ident(m['status'])} AS VARCHAR)))"
-        kept += f" AND NOT coalesce(list_contains(getvariable('rfm_excluded_statuses'), {status}), false)"
-    return f"({kept})"
+    return f"({quote_ident(src.mapping['customer_id'])} IS NOT NULL AND NOT {_excluded_status(src)})"  # type: ignore[arg-type]
 
 
 def _select_list(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputConfig) -> list[str]:
@@ -343,6 +347,7 @@ def _select_list(con: duckdb.DuckDBPyConnection, src: OrdersSource, cfg: InputCo
         f"{required(amount_expr, amount_col, 'amount')} AS amount",
         f"{optional('category', 'CAST({} AS VARCHAR)')} AS category",
         f"{optional('status', 'lower(trim(CAST({} AS VARCHAR)))')} AS status",
+        f"{_excluded_status(src)} AS excluded",
         f"{optional('quantity', 'CAST({} AS DOUBLE)')} AS quantity",
         "hash(r) AS line_hash",
     ]

@@ -21,7 +21,7 @@ import altair as alt
 import polars as pl
 
 from rfm.errors import InputError, ModelError, RfmWarning
-from rfm.io import output_format, spreadsheet_safe, write_atomic, write_text
+from rfm.io import output_format, spreadsheet_safe, write_atomic, write_relation, write_text
 from rfm.reporting import charts as C
 from rfm.reporting.blocks import CHARTS, FIGURES, TABLES, Context, Leads, Note, Table
 from rfm.reporting.data import ReportData
@@ -251,8 +251,7 @@ def _write_lists(ctx: Context, defn: ReportDefinition, actions: list[str], out: 
     written = []
     for action in actions:
         path = out.with_name(f"{out.stem}.{_safe(action)}.csv")
-        relation = spreadsheet_safe(ctx.data.campaign_list(action))  # opened in spreadsheets: no formulas
-        written.append(write_atomic(path, lambda tmp, rel=relation: rel.write_csv(str(tmp))))
+        written.append(write_relation(spreadsheet_safe(ctx.data.campaign_list(action)), path))  # no formulas
         ctx.exports[action] = path.name
     return written
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run import parse_size  # noqa: E402
+from bench.common import parse_size  # noqa: E402
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from common import parse_size  # this folder is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 INDUSTRIES = ["software", "saas", "fintech", "manufacturing", "retail", "healthcare", "education", "government"]
@@ -61,10 +62,6 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rss_kb": rss, "summary": result.sta
 """
 
 
-def parse_size(text: str) -> int:
-    text = text.upper().replace("_", "")
-    mult = {"K": 1_000, "M": 1_000_000}.get(text[-1], 1)
-    return int(float(text.rstrip("KM")) * mult)
 
 
 def pick(names: list[str], codes: np.ndarray) -> pl.Series:

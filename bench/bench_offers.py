@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import parse_size  # this folder is sys.path[0] when run as a script
+
 CATEGORIES = ["Books", "Music", "Electronics", "Home", "Garden", "Toys", "Sports", "Beauty"]
 ACTIONS = ["retain", "upsell", "reactivate", "nurture"]
 
@@ -38,10 +40,6 @@ con.sql('''SELECT customer_id, category, sum(amount) AS spend, count(DISTINCT or
 """
 
 
-def parse_size(text: str) -> int:
-    text = text.upper().replace("_", "")
-    mult = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}.get(text[-1], 1)
-    return int(float(text.rstrip("KMG")) * mult)
 
 
 def catalogue(n: int) -> dict:

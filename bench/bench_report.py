@@ -21,11 +21,9 @@ import time
 import warnings
 from pathlib import Path
 
+from common import parse_size  # this folder is sys.path[0] when run as a script
 
-def parse_size(text: str) -> int:
-    text = text.strip().upper().replace("_", "")
-    mult = {"K": 1_000, "M": 1_000_000}.get(text[-1], 1)
-    return int(float(text.rstrip("KM")) * mult)
+
 
 
 def orders_file(data_dir: Path, customers: int) -> Path:

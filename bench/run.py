@@ -45,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from common import parse_size  # noqa: E402
 from peers import peer_command  # noqa: E402
 
 FLOOR = """
@@ -112,10 +113,6 @@ class Outcome:
     status: str  # "" when every run succeeded
 
 
-def parse_size(text: str) -> int:
-    text = text.upper().replace("_", "")
-    mult = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}.get(text[-1], 1)
-    return int(float(text.rstrip("KMG")) * mult)
 
 
 def run_once(cmd: list[str], timeout: float, cap_gib: float) -> tuple[float, float, str]:

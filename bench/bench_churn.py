@@ -38,19 +38,22 @@ def main() -> None:
                        check=True)
     import warnings
 
-    from rfm import sql
-    from rfm.churn import ChurnConfig, apply_churn
-    from rfm.customers import Orders
+    from rfm.churn import add_churn
+    from rfm.customers import ChurnConfig, OrderHistory
 
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
-    o = Orders(path, {"input": {"duplicates": "unchecked"}})
+    o = OrderHistory(path, {"input": {"duplicates": "unchecked"}})
+    o.build_order_table()
     scores = o.score()
     t1 = time.perf_counter()
-    model = apply_churn(o, scores.as_of, ChurnConfig(method="bgnbd"))
+    scored = add_churn(o, scores, config=ChurnConfig(method="bgnbd"))
     t2 = time.perf_counter()
-    triples = sql.first_row(o.con, "SELECT count(*) FROM rfm_churn_triples")[0]
-    n = sql.first_row(o.con, "SELECT count(*) FROM rfm_churn")[0]
+    model = scored.churn
+    n = scored.churn_table.count()
+    stats = o.engine.create("churn.build_stats", {"orders": o.order_table}, as_of=scores.as_of,
+                            time_unit_days=model.time_unit_days)
+    triples = o.engine.fetch("churn.triples", {"stats": stats}).height
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(f"{n:,} customers, {triples:,} distinct (x, t_x, T) triples")
     print(f"load + RFM: {t1 - t0:.1f} s; churn (stats, fit, predictions, join): {t2 - t1:.1f} s; peak RSS {rss:.2f} GiB")

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-
 from common import parse_size  # this folder is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent

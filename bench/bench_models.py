@@ -1,4 +1,4 @@
-"""Benchmark of rfm.models at 10 million customers (not a test).
+"""Benchmark of the churn models (rfm.churn._models) at 10 million customers (not a test).
 
 Simulates BG/NBD data from known parameters (vectorised numpy), rounds the
 observation windows to whole days (so identical (x, t_x, T) triples repeat, as
@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rfm import models as M  # noqa: E402
+from rfm.churn import _models as M  # noqa: E402
 
 TRUE = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}  # alpha in weeks
 

@@ -24,10 +24,8 @@ from pathlib import Path
 from common import parse_size  # this folder is sys.path[0] when run as a script
 
 
-
-
 def orders_file(data_dir: Path, customers: int) -> Path:
-    from rfm.generate import generate_orders
+    from rfm.synthetic import generate_orders
 
     path = data_dir / f"report_{customers}.parquet"
     if not path.exists():
@@ -36,8 +34,8 @@ def orders_file(data_dir: Path, customers: int) -> Path:
 
 
 def bench(path: Path, out: Path, kinds: list[str], backtest: bool = True) -> dict[str, float]:
-    from rfm.customers import Orders
-    from rfm.reporting.build import run_report, write_report
+    from rfm import Orders
+    from rfm.reporting import run_report, write_report
 
     config = {"churn": {"method": "auto"}}
     fig: dict[str, float] = {}
@@ -52,7 +50,7 @@ def bench(path: Path, out: Path, kinds: list[str], backtest: bool = True) -> dic
         fig[f"{kind}_s"] = time.perf_counter() - t
         fig[f"{kind}_kb"] = files[0].stat().st_size / 1024
         fig[f"{kind}_side_mb"] = sum(p.stat().st_size for p in files[1:]) / 1024 / 1024
-    orders.con.close()
+    del orders, scores  # frees the engine before the churn report loads its own
     if "churn" in kinds:  # end to end, as `rfm report churn` runs it
         t = time.perf_counter()
         files = run_report("churn", path, config=config, out=out / "churn.html", backtest=backtest)

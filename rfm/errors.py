@@ -32,5 +32,23 @@ class ModelError(RfmError):
     exit_code = 4
 
 
+class EngineError(RfmError):
+    """The SQL engine failed (out of memory, an unreadable file, a broken statement).
+
+    Raised by :mod:`rfm.engine` with the engine's own first message line; the
+    layers above turn the ones they can explain into an :class:`InputError`."""
+
+    exit_code = 1
+
+
+class DataError(EngineError):
+    """A value in the data could not be converted (a bad date or number, or a required value missing).
+
+    The reader that started the scan catches it and finds the column, an example
+    value and the fix (see ``rfm.inputs``)."""
+
+    exit_code = 2
+
+
 class RfmWarning(UserWarning):
     """Something was dropped, flagged or fell back; the run still completed."""

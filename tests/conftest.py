@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from pathlib import Path
 
@@ -7,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = DATA / "cdnow" / "CDNOW_sample.txt"
+CDNOW_CONFIG = DATA / "cdnow" / "cdnow.yaml"
 
 
 @pytest.fixture
@@ -17,9 +20,32 @@ def golden_csv() -> Path:
 
 @pytest.fixture
 def cdnow_path() -> Path:
-    if not CDNOW.exists():
-        pytest.skip(f"CDNOW sample not found at {CDNOW} (../shared beside the repo)")
     return CDNOW
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``rfm demo`` run once per test session: (its output directory, what it printed)."""
+    from rfm.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "rfm-demo"
+    printed = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        assert main(["demo", "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def demo_dir(demo_run: tuple[Path, str]) -> Path:
+    """The directory ``rfm demo`` wrote (shared by every test that reads its outputs)."""
+    return demo_run[0]
+
+
+@pytest.fixture(scope="session")
+def demo_reports(demo_dir: Path) -> dict[str, Path]:
+    """Every file ``rfm demo`` wrote, by name (reports, campaign lists, synthetic leads)."""
+    return {p.name: p for p in demo_dir.rglob("*") if p.is_file()}
 
 
 @pytest.fixture(autouse=True)

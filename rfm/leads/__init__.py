@@ -4,28 +4,45 @@
 >>> scores = score_leads("leads.csv", "events.csv", "grid.yaml", as_of="2024-06-30")  # doctest: +SKIP
 >>> scores.table.select("lead_id", "priority", "tier", "explanation")   # doctest: +SKIP
 
-* :func:`score_leads` / :func:`lead_history` — :mod:`rfm.leads.scoring`
-* :func:`calibrate` — :mod:`rfm.leads.calibrate`
-* :func:`contacts` — :mod:`rfm.leads.contacts`
-* :func:`generate_leads` — :mod:`rfm.leads.generate`
-* the grid schema (:class:`LeadGrid`, :func:`load_grid`) — :mod:`rfm.leads.grid`
-* the CLI (``rfm leads ...``, ``rfm contacts``) — :mod:`rfm.leads.cli`
+* :func:`score_leads` / :func:`lead_history` / :func:`history_window` -- polars pipelines
+  over the leads and their events (``_scoring``, rules as expressions in ``_rules``);
+* :func:`calibrate` -- conversion and lift per rule, suggested points (``_calibrate``);
+* :func:`contacts` -- leads joined to customer scores and routed (``_contacts``);
+* the grid schema (:class:`LeadGrid`, :func:`load_grid`; example ``rfm/presets/leads_grid.yaml``).
+
+Inputs are read by ``rfm.inputs`` (one role mapper for every input kind); the
+synthetic leads generator lives in ``rfm.synthetic``.
 """
 
-from rfm.leads.calibrate import Calibration, calibrate
-from rfm.leads.contacts import Contacts, contacts
-from rfm.leads.generate import generate_leads
-from rfm.leads.grid import LeadGrid, load_grid
-from rfm.leads.scoring import LeadScores, lead_history, score_leads
+from rfm.leads._calibrate import SUGGESTED_TAG, Calibration, calibrate
+from rfm.leads._contacts import Contacts, contacts
+from rfm.leads._grid import CELLS, EXAMPLE_GRID, GRADES, LEVELS, STAGES, TIERS, LeadGrid, load_grid
+from rfm.leads._scoring import (
+    OUTPUT_COLUMNS,
+    LeadScores,
+    history_dates,
+    history_window,
+    lead_history,
+    score_leads,
+)
 
 __all__ = [
+    "CELLS",
+    "EXAMPLE_GRID",
+    "GRADES",
+    "LEVELS",
+    "OUTPUT_COLUMNS",
+    "STAGES",
+    "SUGGESTED_TAG",
+    "TIERS",
     "Calibration",
     "Contacts",
     "LeadGrid",
     "LeadScores",
     "calibrate",
     "contacts",
-    "generate_leads",
+    "history_dates",
+    "history_window",
     "lead_history",
     "load_grid",
     "score_leads",

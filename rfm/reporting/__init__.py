@@ -3,15 +3,43 @@
 >>> from rfm.reporting import run_report                                # doctest: +SKIP
 >>> run_report("segments", "orders.csv", out="segments.html")          # doctest: +SKIP
 
-* :func:`run_report` / :func:`build_report` — :mod:`rfm.reporting.build`
-* definitions (``reports/*.yaml``) — :mod:`rfm.reporting.definitions`
-* aggregates (SQL in ``queries/reports.sql``) — :mod:`rfm.reporting.data`
-* charts, one function each — :mod:`rfm.reporting.charts`
-* the named blocks a definition can use — :mod:`rfm.reporting.blocks`
-* page assembly and escaping — :mod:`rfm.reporting.html`
+* :func:`run_report` / :func:`write_report` / :func:`build_report` -- ``_build``;
+* definitions (``reports/*.yaml``): schema in ``_definitions``, loaded and
+  checked against the block registry by :func:`load_definition` (``_registry``);
+* aggregates (SQL in ``queries/reports``) -- ``_data``;
+* charts, one function each -- ``_charts`` (segments, campaign, churn),
+  ``_backtest_charts``, ``_lead_charts``; the blocks that feed them -- ``_blocks``
+  and the same section modules; every name a definition can use -- ``_registry``;
+* page assembly and escaping -- ``_html``.
 """
 
-from rfm.reporting.build import build_report, run_report, write_report
-from rfm.reporting.definitions import KINDS, load_definition
+from rfm.reporting._blocks import Leads
+from rfm.reporting._build import (
+    backtest_for,
+    build_report,
+    check_out,
+    final_spec,
+    lead_section,
+    run_report,
+    write_report,
+)
+from rfm.reporting._definitions import KINDS, LEADS, ReportDefinition
+from rfm.reporting._registry import CHARTS, FIGURES, TABLES, load_definition
 
-__all__ = ["KINDS", "build_report", "load_definition", "run_report", "write_report"]
+__all__ = [
+    "CHARTS",
+    "FIGURES",
+    "KINDS",
+    "LEADS",
+    "TABLES",
+    "Leads",
+    "ReportDefinition",
+    "backtest_for",
+    "build_report",
+    "check_out",
+    "final_spec",
+    "lead_section",
+    "load_definition",
+    "run_report",
+    "write_report",
+]

@@ -1,0 +1,117 @@
+"""``rfm score``, ``rfm segments``, ``rfm offers``, ``rfm backtest`` and ``rfm check``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import polars as pl
+
+from rfm._files import output_format
+from rfm.cli._tables import SEGMENT_COLUMNS, format_table, parse_days
+from rfm.customers import grid_warnings, load_config, resolve_rules
+from rfm.errors import InputError, RfmWarning
+from rfm.offers import load_catalogue, score_offers
+from rfm.pipeline import NO_OFFERS, Orders, run_backtest
+
+
+def load_orders(args: argparse.Namespace) -> Orders:
+    return Orders(
+        args.orders,
+        args.config,
+        table=args.table,
+        memory_limit=args.memory_limit,
+        threads=args.threads,
+        temp_directory=args.temp_directory,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    output_format(args.out)  # fail before the work on a bad extension
+    result = load_orders(args).score(
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
+    )
+    result.write(args.out)
+    if args.save_scoring:
+        result.scoring.save(args.save_scoring)
+    model_path = None
+    if result.churn is not None:
+        model_path = Path(args.out).with_suffix(".churn.json")
+        result.churn.save(model_path)
+    if not args.quiet:
+        print(result.stats.summary(), file=sys.stderr)
+        print(f"wrote {result.stats.customers:,} customers to {args.out}", file=sys.stderr)
+        if model_path is not None:
+            print(f"churn: {result.churn.describe()}; model saved to {model_path}", file=sys.stderr)
+    return 0
+
+
+def cmd_offers(args: argparse.Namespace) -> int:
+    output_format(args.out)
+    path = args.offers or load_config(args.config).offers
+    if path is None:
+        raise InputError("rfm offers: no offer catalogue; pass --offers offers.yaml or set offers: in the config")
+    catalogue = load_catalogue(path)  # a bad catalogue fails before the data is read
+    orders = load_orders(args)
+    orders.build_order_table()  # the offer step reads it: one scan serves the scoring and the offers
+    result = orders.score(
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=NO_OFFERS
+    )
+    offers = score_offers(orders, result, catalogue, top_k=args.top_k)
+    offers.write(args.out)
+    if not args.quiet:
+        best = offers.best
+        with_offer = best.filter(pl.col("next_best_offer").is_not_null()).height
+        print(result.stats.summary(), file=sys.stderr)
+        print(
+            f"wrote top offers for {best.height:,} customers to {args.out}; "
+            f"{best.height - with_offer:,} have no eligible offer",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_segments(args: argparse.Namespace) -> int:
+    result = load_orders(args).score(
+        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
+    )
+    summary = result.segment_summary()
+    if args.format == "csv":
+        sys.stdout.write(summary.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(summary.write_json() + "\n")
+    else:
+        print(f"Segments as of {result.as_of} ({result.stats.customers:,} customers, rule set {result.ruleset.name})")
+        print(format_table(summary, SEGMENT_COLUMNS))
+    if not args.quiet:
+        print(result.stats.summary(), file=sys.stderr)
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    result = run_backtest(
+        args.orders, args.config, calibration_end=args.calibration_end, horizon_days=parse_days(args.horizon),
+        table=args.table, offers=args.offers,
+    )
+    print(result.report())
+    if args.out:
+        result.save(args.out)
+        print(f"\nwrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RfmWarning)  # printed once below, with the grid
+        cfg = load_config(args.config)
+    ruleset = resolve_rules(cfg.segments, bins=cfg.scoring.bins, actions=cfg.actions, source=cfg.source, warn=False)
+    print(f"{cfg.source}: valid; rule set {ruleset.name} over {cfg.scoring.bins}^3 = {cfg.scoring.bins**3} cells")
+    counts = ruleset.grid.group_by("segment", "action", "segment_order").len().sort("segment_order")
+    for rec in counts.iter_rows(named=True):
+        print(f"  {rec['segment']:<24} {rec['action']:<11} {rec['len']:>4} cells")
+    for message in grid_warnings(ruleset, cfg.source):
+        print(f"warning: {message}", file=sys.stderr)
+    return 0

@@ -1,0 +1,25 @@
+"""``rfm report``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rfm.cli._tables import parse_days
+from rfm.reporting import run_report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    written = run_report(
+        args.kind, args.orders, config=args.config, out=args.out, as_of=args.as_of,
+        compare_as_of=args.compare_as_of, calibration_end=args.calibration_end, horizon=parse_days(args.horizon),
+        offers=args.offers, leads=args.leads, events=args.events, outcomes=args.outcomes, lead_grid=args.grid,
+        churn=args.churn, table=args.table, backtest=not args.no_backtest, png=args.png, svg=args.svg,
+        memory_limit=args.memory_limit, temp_directory=args.temp_directory,
+    )
+    if not args.quiet:
+        extra = f" and {len(written) - 1} file(s) beside it:" if len(written) > 1 else ""
+        print(f"wrote {written[0]}{extra}", file=sys.stderr)
+        for path in written[1:]:
+            print(f"  {path.name}", file=sys.stderr)
+    return 0

@@ -1,0 +1,91 @@
+"""Handles to what an engine holds: named tables and lazily run blocks.
+
+Callers never see a table name: they hold :class:`Table` handles and pass
+them to the next block as ``tables={"orders": handle}``.  A handle's table is
+dropped once the handle is garbage-collected, so a result that owns its
+handles owns its data.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from rfm.engine._engine import Engine
+
+
+def quote_ident(name: str) -> str:
+    """A SQL identifier, double-quoted, with embedded quotes doubled: the one quoting function."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an engine message (DuckDB messages carry context lines after it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Relation:
+    """Rows the engine can produce: a named :class:`Table` or a lazily run block (:meth:`Engine.query`)."""
+
+    engine: Engine
+
+    def _select(self) -> tuple[str, dict[str, Any] | None]:
+        raise NotImplementedError
+
+    def pl(self, limit: int | None = None) -> pl.DataFrame:
+        """The rows as a polars frame (the first ``limit`` rows when given)."""
+        return self.engine._to_polars(self, limit)
+
+    def write(self, path: str | Path, *, spreadsheet_safe: bool = False) -> Path:
+        """Stream the rows to ``path`` (.parquet or .csv), atomically.
+
+        ``spreadsheet_safe`` prefixes every text cell a spreadsheet would run as
+        a formula (``=``, ``+``, ``-``, ``@``, tab, CR) with ``'``: for CSV lists
+        meant for Excel or a CRM import."""
+        return self.engine._write(self, path, spreadsheet_safe)
+
+
+class Table(Relation):
+    """A relation owned by an engine: a temp table, a view or a registered frame.
+
+    Its name in the database is private.  Pass the handle to the engine as a
+    ``tables=`` input of a block; it is dropped when the handle is
+    garbage-collected (views keep the handles they read alive)."""
+
+    def __init__(self, engine: Engine, name: str, kind: str, label: str, deps: tuple[Table, ...] = ()) -> None:
+        self.engine = engine
+        self.label = label
+        self._name = name
+        self._deps = deps
+        weakref.finalize(self, engine._discard, name, kind).atexit = False
+
+    def _select(self) -> tuple[str, dict[str, Any] | None]:
+        return f"SELECT * FROM {quote_ident(self._name)}", None
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Column name -> engine type, in table order."""
+        return self.engine._describe(self._name)
+
+    def count(self) -> int:
+        return int(self.engine._first(f"SELECT count(*) FROM {quote_ident(self._name)}", None)[0])
+
+    def __repr__(self) -> str:
+        return f"<Table {self.label}>"
+
+
+class QueryRows(Relation):
+    """A block with its inputs and parameters, run when its rows are read or written."""
+
+    def __init__(self, engine: Engine, sql: str, params: dict[str, Any] | None) -> None:
+        self.engine = engine
+        self._sql = sql
+        self._params = params
+
+    def _select(self) -> tuple[str, dict[str, Any] | None]:
+        return self._sql, self._params

@@ -1,0 +1,370 @@
+"""Build a report: definition (``reports/<kind>.yaml``) + aggregates + charts -> one HTML file.
+
+:func:`write_report` / :func:`build_report` work on loaded orders and their
+:class:`rfm.customers.CustomerScores`; :func:`run_report` is what ``rfm
+report`` calls: it loads the orders once, scores them (with the steps the
+report needs: churn, offers), runs the backtest and lead scoring, then builds
+the page.
+Besides the HTML it writes, next to it, the campaign lists as CSV
+(``<name>.<action>.csv``) and, on request, every chart as PNG / SVG
+(``<name>.<chart-id>.png``).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from rfm._files import output_format, write_atomic, write_text
+from rfm.churn import Backtest
+from rfm.customers import Config, CustomerScores, load_config
+from rfm.errors import InputError, ModelError, RfmWarning
+from rfm.inputs import parse_date
+from rfm.leads import calibrate, score_leads
+from rfm.offers import OfferScores, load_catalogue, score_offers
+from rfm.pipeline import Orders, run_backtest
+from rfm.reporting import _charts as C
+from rfm.reporting._blocks import Context, Leads, Note, Table
+from rfm.reporting._data import ReportData
+from rfm.reporting._definitions import KINDS, LEADS, PLACEHOLDERS, ReportDefinition, Section
+from rfm.reporting._html import ChartItem, NoteItem, Page, SectionOut, TableItem, library_versions, render_page
+from rfm.reporting._registry import CHARTS, FIGURES, TABLES, load_definition
+
+#: Page-wide chart styling, applied to every spec (HTML and PNG/SVG alike).
+CHART_CONFIG: dict[str, Any] = {
+    "font": "Helvetica Neue, Arial, sans-serif",
+    "title": {"fontSize": 14, "subtitleFontSize": 12, "subtitleColor": "#666666", "anchor": "start"},
+    "axis": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal", "titleColor": "#333333"},
+    "legend": {"labelFontSize": 11, "titleFontSize": 12, "titleFontWeight": "normal"},
+    "view": {"stroke": None},
+}
+
+
+def final_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The Vega-Lite dict written into the page: validated, page config merged, no ``$schema`` URL."""
+    spec = chart.to_dict(validate=True)
+    spec.pop("$schema", None)
+    spec["config"] = {**spec.get("config", {}), **CHART_CONFIG}
+    return spec
+
+
+def check_out(out: str | Path) -> Path:
+    """Fail before any work on a bad output name or a missing directory."""
+    out = Path(out)
+    output_format(out, ("html",))
+    directory = out.parent if str(out.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(f"{out}: directory {directory} does not exist; create it first")
+    return out
+
+
+def _fill(text: str, values: dict[str, Any]) -> str:
+    return text.format_map({k: values.get(k, "n/a") for k in PLACEHOLDERS}) if text else ""
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "list"
+
+
+def _action_order(defn: ReportDefinition, actions: list[str]) -> list[str]:
+    first = [a for a in defn.settings.action_order if a in actions]
+    return first + [a for a in actions if a not in first]
+
+
+def _expand(section: Section, actions: list[str]) -> list[tuple[Section, str | None]]:
+    if section.for_each == "action":
+        return [(section, a) for a in actions]
+    return [(section, None)]
+
+
+def _build_section(
+    ctx: Context, section: Section, action: str | None, values: dict[str, Any], seen: set[str]
+) -> SectionOut:
+    values = {**values, "action": action} if action else values
+    sid = f"{section.id}-{_safe(action)}" if action else section.id
+    title = _fill(section.title, values)
+    text = _fill(section.text, values)
+    if action and action in section.action_text:
+        text = f"{text}\n\n{_fill(section.action_text[action], values)}"
+    ctx.columns = section.columns
+    out = SectionOut(
+        sid,
+        title[:1].upper() + title[1:],
+        text,
+        section.columns,
+        figures=[FIGURES[f](ctx, action) for f in section.figures],
+    )
+    for block in section.blocks:
+        fn = CHARTS[block.chart] if block.chart else TABLES[block.table or ""]
+        block = block.model_copy(
+            update={
+                "title": _fill(block.title or "", values) or None,
+                "subtitle": _fill(block.subtitle or "", values) or None,
+            }
+        )
+        built = fn(ctx, block, action)
+        caption = _fill(block.text, values)
+        if isinstance(built, Note):
+            out.items.append(NoteItem(built, block.title or ""))
+        elif isinstance(built, Table):
+            out.items.append(TableItem(built, caption))
+        else:
+            cid = f"{sid}-{block.name}"
+            while cid in seen:
+                cid += "-2"
+            seen.add(cid)
+            out.items.append(ChartItem(cid, block.name, final_spec(built), caption))
+    return out
+
+
+def write_report(
+    kind: str,
+    orders: Orders,
+    scores: CustomerScores,
+    *,
+    out: str | Path,
+    compare_as_of: date | str | None = None,
+    backtest: Backtest | None = None,
+    backtest_note: str = "",
+    offers: Any = None,
+    leads: Leads | pl.DataFrame | None = None,
+    notes: list[str] | None = None,
+    png: bool = False,
+    svg: bool = False,
+) -> list[Path]:
+    """Build the report of ``scores`` (scored from ``orders``) and its side files; every path written, the HTML first."""
+    out = check_out(out)
+    defn = load_definition(kind)
+    if kind not in KINDS:
+        raise InputError(f'report "{kind}" cannot be built on its own; choose one of {", ".join(KINDS)}')
+    s = defn.settings
+    notes = list(notes or []) + [f"Scoring: {w}" for w in scores.warnings]
+    data = ReportData.capture(orders, scores, recent_days=s.recent_days)
+    ruleset = scores.ruleset
+    actions = _action_order(defn, data.actions)
+    ctx = Context(
+        data=data,
+        settings=s,
+        segments=C.segment_colors(ruleset.segment_order, other=ruleset.other.name),
+        actions=C.action_colors(actions),
+        descriptions={r.name: r.description for r in ruleset.rules},
+        backtest=backtest,
+        backtest_note=backtest_note,
+    )
+    if kind == "campaign":
+        _attach_offers(ctx, orders, scores, offers, notes)
+    if kind == "churn":
+        _attach_migration(ctx, orders, scores, compare_as_of, s.migration_days, notes)
+    defs = [defn]
+    if leads is not None:
+        ctx.leads = leads if isinstance(leads, Leads) else Leads(leads)
+        defs.append(load_definition(LEADS))
+    values = {
+        "as_of": data.as_of.isoformat(),
+        "compare_as_of": ctx.compare_as_of or "n/a",
+        "horizon_days": data.horizon_days,
+        "clv_months": data.clv_months,
+        "active_days": s.active_days,
+        "recent_days": s.recent_days,
+        "customers": f"{scores.stats.customers:,}",
+        "calibration_end": getattr(backtest, "calibration_end", "n/a"),
+        "holdout_end": getattr(backtest, "holdout_end", "n/a"),
+        "leads_as_of": ctx.leads.as_of if ctx.leads is not None else "n/a",
+    }
+    written: list[Path] = []
+    if kind == "campaign":
+        written += _write_lists(ctx, defn, actions, out)
+    sections: list[SectionOut] = []
+    seen: set[str] = set()
+    for d in defs:
+        for section in d.sections:
+            for sec, action in _expand(section, actions):
+                sections.append(_build_section(ctx, sec, action, values, seen))
+    ctx.columns = 1
+    page = Page(
+        title=_fill(defn.title, values),
+        subtitle=_fill(defn.subtitle, values),
+        intro=_fill(defn.intro, values),
+        headline=[FIGURES[f](ctx, None) for f in defn.headline],
+        sections=sections,
+        footer=f"Made by rfm from {orders.source.label}; charts: {library_versions()}. "
+        "The page loads nothing from the network.",
+        notes=notes,
+    )
+    html_path = write_text(out, render_page(page))
+    return [html_path, *written, *_export_charts(page, out, png=png, svg=svg)]
+
+
+def build_report(kind: str, orders: Orders, scores: CustomerScores, *, out: str | Path, **options: Any) -> Path:
+    """Build report ``kind`` for ``scores`` (from ``orders.score()``) into ``out`` (.html); return its path.
+
+    Options as for :func:`write_report`.  The churn report scores ``orders``
+    a second time (at ``compare_as_of``) for the migration matrix; ``scores``
+    is a value and stays as it is.
+    """
+    return write_report(kind, orders, scores, out=out, **options)[0]
+
+
+def _attach_offers(ctx: Context, orders: Orders, scores: CustomerScores, offers: Any, notes: list[str]) -> None:
+    """Next best offers: ``offers`` (OfferScores or a catalogue) if given, else those scored with ``scores``."""
+    if offers is None:
+        offers = scores.offers  # from orders.score(offers=...) or the config's offers:
+        if offers is None:
+            return
+    if not isinstance(offers, OfferScores):
+        offers = score_offers(orders, scores, load_catalogue(offers))
+        notes.extend(f"Offers: {w}" for w in offers.warnings)
+    ctx.data.use_offers(offers.best_table)
+    ctx.offer_names = {o.id: (o.name or o.id) for o in offers.catalogue.offers}
+
+
+def _attach_migration(
+    ctx: Context, orders: Orders, scores: CustomerScores, compare_as_of: Any, days: int, notes: list[str]
+) -> None:
+    earlier = parse_date(compare_as_of, "compare_as_of") if compare_as_of else scores.as_of - timedelta(days=days)
+    if earlier >= scores.as_of:
+        raise InputError(f"compare_as_of {earlier} must be before as_of {scores.as_of}; choose an earlier date")
+    if orders.first_date is not None and earlier < orders.first_date:
+        notes.append(f"Migration: no orders before {earlier} (first order {orders.first_date}); matrix left out")
+        return
+    with warnings.catch_warnings():  # the earlier snapshot's drop counts would repeat the as-of ones
+        warnings.simplefilter("ignore", RfmWarning)
+        before = orders.score_rfm(as_of=earlier, scoring=scores.scoring)  # the same cut points
+    ctx.migration = ctx.data.migration(before)
+    ctx.compare_as_of = earlier
+
+
+def _write_lists(ctx: Context, defn: ReportDefinition, actions: list[str], out: Path) -> list[Path]:
+    """One CSV per action with a customer preview in the definition, beside the report."""
+    wanted = any(s.for_each == "action" and any(b.table == "customer_preview" for b in s.blocks) for s in defn.sections)
+    if not wanted:
+        return []
+    written = []
+    for action in actions:
+        path = out.with_name(f"{out.stem}.{_safe(action)}.csv")
+        written.append(ctx.data.campaign_list(action).write(path, spreadsheet_safe=True))  # no formulas
+        ctx.exports[action] = path.name
+    return written
+
+
+def _export_charts(page: Page, out: Path, *, png: bool, svg: bool) -> list[Path]:
+    if not (png or svg):
+        return []
+    import vl_convert as vlc  # the chart renderer: loaded only when charts are exported
+
+    written = []
+    for item in page.charts():
+        if png:
+            data = vlc.vegalite_to_png(item.spec, scale=2)
+            written.append(write_atomic(out.with_name(f"{out.stem}.{item.id}.png"), lambda t, d=data: t.write_bytes(d)))
+        if svg:
+            written.append(write_text(out.with_name(f"{out.stem}.{item.id}.svg"), vlc.vegalite_to_svg(item.spec)))
+    return written
+
+
+def lead_section(leads: Any, events: Any, outcomes: Any, grid: Any) -> Leads:
+    """The leads section's data: lead scores, and conversion by tier when outcomes are given."""
+    scored = score_leads(leads, events, grid)
+    result = Leads(scored.table, scored.as_of)
+    if outcomes is None:
+        result.calibration_note = "No outcomes given: pass --outcomes to see conversion by tier."
+        return result
+    try:
+        result.calibration = calibrate(leads, events, outcomes, grid, as_of=scored.as_of)
+    except InputError as exc:
+        result.calibration_note = f"Calibration not possible: {exc}"
+    return result
+
+
+def run_report(
+    kind: str,
+    orders: Any,
+    *,
+    config: Config | str | Path | dict[str, Any] | None = None,
+    out: str | Path,
+    as_of: date | str | None = None,
+    compare_as_of: date | str | None = None,
+    calibration_end: date | str | None = None,
+    horizon: int | None = None,
+    offers: Any = None,
+    leads: Any = None,
+    events: Any = None,
+    outcomes: Any = None,
+    lead_grid: Any = None,
+    churn: str | None = None,
+    table: str | None = None,
+    backtest: bool = True,
+    png: bool = False,
+    svg: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
+) -> list[Path]:
+    """Load, score and build report ``kind`` (``rfm report``); return every file written, the HTML first.
+
+    The orders are read once: the scoring, the churn report's backtest and its
+    migration matrix all use the same order table.  ``backtest=False`` leaves
+    the churn report's backtest out (it fits both churn models at the
+    calibration end: the heaviest step).
+    """
+    check_out(out)
+    load_definition(kind)
+    if kind not in KINDS:
+        raise InputError(f'report "{kind}" cannot be built on its own; choose one of {", ".join(KINDS)}')
+    if (leads is None) != (events is None):
+        raise InputError("--leads and --events go together: give both files (leads and their engagement events)")
+    cfg = load_config(config)
+    update: dict[str, Any] = {}
+    if kind != "campaign":
+        update["offers"] = None  # only the campaign report shows offers: do not score them for the others
+    if horizon is not None:
+        if horizon <= 0:
+            raise InputError(f"--horizon must be a positive number of days, got {horizon}")
+        update["churn"] = cfg.churn.model_copy(update={"horizon_days": int(horizon)})
+    cfg = cfg.model_copy(update=update)
+    notes: list[str] = []
+    method = churn or cfg.churn.method
+    if kind == "churn" and method == "none" and cfg.churn.model is None:
+        method = "auto"
+        notes.append("Churn: the config sets no churn model, so this report scored with churn.method auto")
+    history = Orders(orders, cfg, table=table, memory_limit=memory_limit, temp_directory=temp_directory)
+    history.build_order_table()  # the report reads the order table: build it first, then one scan serves all
+    result, backtest_note = None, "Backtest left out (--no-backtest)."
+    if kind == "churn" and backtest:
+        result, backtest_note = backtest_for(history, calibration_end, as_of)
+    scores = history.score(as_of=as_of, churn=method, offers=offers if kind == "campaign" else None)
+    lead_scores = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None
+    return write_report(
+        kind,
+        history,
+        scores,
+        out=out,
+        compare_as_of=compare_as_of,
+        backtest=result,
+        backtest_note=backtest_note,
+        leads=lead_scores,
+        notes=notes,
+        png=png,
+        svg=svg,
+    )
+
+
+def backtest_for(
+    orders: Orders, calibration_end: date | str | None = None, as_of: date | str | None = None
+) -> tuple[Backtest | None, str]:
+    """The backtest the churn report shows (calibration end default: as-of minus the churn horizon),
+    or None and the reason it was skipped."""
+    horizon = int(orders.config.churn.horizon_days)
+    try:
+        if calibration_end is None:
+            day = parse_date(as_of, "as_of") if as_of is not None else orders.resolve_as_of(None)
+            calibration_end = day - timedelta(days=horizon)
+        result = run_backtest(orders, calibration_end=calibration_end, horizon_days=horizon)
+    except (InputError, ModelError) as exc:
+        return None, f"Backtest skipped: {exc}"
+    return result, ""

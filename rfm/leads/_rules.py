@@ -87,7 +87,7 @@ def group_weight(grid: LeadGrid, rule: EngagementRule) -> pl.Expr | None:
 
 
 def type_match(codes: dict[str, list[int]], events: list[str]) -> pl.Expr:
-    """``__code`` is one of the spellings of ``events`` found in the data (see :func:`rfm.leads.scoring.prepare`)."""
+    """``__code`` is one of the spellings of ``events`` found in the data (see :func:`rfm.leads._scoring.prepare`)."""
     wanted = sorted(c for e in events for c in codes.get(e.strip().lower(), []))
     if not wanted:
         return pl.lit(False)

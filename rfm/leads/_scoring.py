@@ -8,7 +8,7 @@ The flow, lazy until the last step:
    closest known names);
 2. :func:`scored_frame` builds one lazy query per as-of date: events up to the
    date are summed per lead (one ``group_by``), joined to the leads, and the
-   rules of :mod:`rfm.leads.rules` turn the sums into points;
+   rules of :mod:`rfm.leads._rules` turn the sums into points;
 3. :func:`score_leads` / :func:`lead_history` collect it, sorted by lead id.
 
 Events after ``as_of`` never reach step 2's aggregation, so they cannot change

@@ -20,6 +20,7 @@ from typing import Any
 
 import altair as alt
 import polars as pl
+import vl_convert as vlc
 
 from rfm._files import output_format, write_atomic, write_text
 from rfm.churn import Backtest
@@ -256,7 +257,6 @@ def _write_lists(ctx: Context, defn: ReportDefinition, actions: list[str], out: 
 def _export_charts(page: Page, out: Path, *, png: bool, svg: bool) -> list[Path]:
     if not (png or svg):
         return []
-    import vl_convert as vlc  # the chart renderer: loaded only when charts are exported
 
     written = []
     for item in page.charts():

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import altair as alt
 import polars as pl
+import vl_convert as vlc
 
 from rfm.reporting._blocks import Figure, Note, Table
 
@@ -77,9 +79,6 @@ class Page:
 @cache
 def vega_bundle() -> str:
     """vega + vega-lite + vega-embed as one script (matching Altair's Vega-Lite version when available)."""
-    import altair as alt
-    import vl_convert as vlc
-
     wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     version = wanted if wanted in vlc.get_vegalite_versions() else None
     bundle = vlc.javascript_bundle(vl_version=version)
@@ -89,8 +88,6 @@ def vega_bundle() -> str:
 
 
 def library_versions() -> str:
-    import vl_convert as vlc
-
     return (
         f"Vega {vlc.get_vega_version()}, Vega-Lite {vega_lite_version()}, "
         f"vega-embed {vlc.get_vega_embed_version()} (inlined)"
@@ -98,8 +95,6 @@ def library_versions() -> str:
 
 
 def vega_lite_version() -> str:
-    import altair as alt
-
     return alt.SCHEMA_VERSION.lstrip("v")
 
 

@@ -15,9 +15,10 @@ or writes SQL.
 """
 
 from rfm.engine._engine import Engine
+from rfm.engine._errors import first_line
 from rfm.engine._queries import Query, load_queries, queries_dir, query
 from rfm.engine._sources import LineSpec, type_class
-from rfm.engine._tables import QueryRows, Relation, Table, first_line, quote_ident
+from rfm.engine._tables import QueryRows, Relation, Table, quote_ident
 
 __all__ = [
     "Engine",

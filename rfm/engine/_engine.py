@@ -26,10 +26,11 @@ import polars as pl
 
 from rfm._files import output_format, write_atomic
 from rfm.engine import _progress
+from rfm.engine._errors import first_line, translated
 from rfm.engine._queries import Query, query
 from rfm.engine._sources import Sources
-from rfm.engine._tables import QueryRows, Relation, Table, first_line, quote_ident
-from rfm.errors import DataError, EngineError
+from rfm.engine._tables import QueryRows, Relation, Table, quote_ident
+from rfm.errors import EngineError
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection").
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -58,15 +59,13 @@ class Engine(Sources):
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error:  # without ICU, DuckDB works in UTC anyway
             pass
-        try:
+        with translated("engine settings: "):
             if memory_limit:
                 self._con.execute("SET memory_limit = $m", {"m": memory_limit})
             if threads:
                 self._con.execute("SET threads = $t", {"t": threads})
             if temp_directory:
                 self._con.execute("SET temp_directory = $d", {"d": temp_directory})
-        except duckdb.Error as exc:
-            raise EngineError(f"engine settings: {first_line(exc)}") from None
         if progress:
             _progress.enable(self._con)
 
@@ -167,25 +166,17 @@ class Engine(Sources):
 
     def _execute(self, sql: str, params: dict[str, Any] | None) -> None:
         self._collect()
-        try:
+        with translated():
             self._con.execute(sql, params)
-        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
-            raise DataError(first_line(exc)) from None
-        except duckdb.Error as exc:
-            raise EngineError(first_line(exc)) from None
 
     def _relation(self, sql: str, params: dict[str, Any] | None) -> duckdb.DuckDBPyRelation:
         self._collect()
         return self._con.sql(sql, params=params)
 
     def _rows(self, sql: str, params: dict[str, Any] | None, limit: int | None = None) -> list[tuple[Any, ...]]:
-        try:
+        with translated():
             rel = self._relation(sql, params)
             return (rel.limit(limit) if limit is not None else rel).fetchall()
-        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
-            raise DataError(first_line(exc)) from None
-        except duckdb.Error as exc:
-            raise EngineError(first_line(exc)) from None
 
     def _first(self, sql: str, params: dict[str, Any] | None) -> tuple[Any, ...] | None:
         rows = self._rows(sql, params, limit=1)
@@ -196,18 +187,14 @@ class Engine(Sources):
 
     def _to_polars(self, rel: Relation, limit: int | None) -> pl.DataFrame:
         sql, params = rel._select()
-        try:
+        with translated():
             r = self._relation(sql, params)
             return (r.limit(limit) if limit is not None else r).pl()
-        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
-            raise DataError(first_line(exc)) from None
-        except duckdb.Error as exc:
-            raise EngineError(first_line(exc)) from None
 
     def _write(self, rel: Relation, path: str | Path, spreadsheet_safe: bool) -> Path:
         fmt = output_format(path)
         sql, params = rel._select()
-        try:
+        with translated(f"{path}: "):
             r = self._relation(sql, params)
             if spreadsheet_safe:
                 r = r.project(", ".join(_safe_cell(name, str(dtype)) for name, dtype in zip(r.columns, r.types)))
@@ -219,8 +206,6 @@ class Engine(Sources):
                     r.write_csv(str(tmp))
 
             return write_atomic(path, writer)
-        except duckdb.Error as exc:
-            raise EngineError(f"{path}: {first_line(exc)}") from None
 
     def _discard(self, name: str, kind: str) -> None:
         # Called by a handle's finalizer, possibly on another thread or in the middle of a

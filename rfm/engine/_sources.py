@@ -16,10 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
-
-from rfm.engine._tables import Table, first_line, quote_ident
-from rfm.errors import EngineError
+from rfm.engine._errors import translated
+from rfm.engine._tables import Table, quote_ident
 
 if TYPE_CHECKING:
     from rfm.engine._engine import Engine
@@ -115,10 +113,7 @@ class Sources:
     def database_tables(self: Engine, path: str) -> list[str]:
         """Attach a DuckDB database file read-only; the names of its tables."""
         alias = f"rfm_src_{next(self._serial)}"
-        try:
-            self._con.execute(f"ATTACH $path AS {quote_ident(alias)} (READ_ONLY)", {"path": path})
-        except duckdb.Error as exc:
-            raise EngineError(first_line(exc)) from None
+        self._execute(f"ATTACH $path AS {quote_ident(alias)} (READ_ONLY)", {"path": path})
         self._attached = alias
         rows = self._rows(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = $c ORDER BY 1", {"c": alias}
@@ -136,10 +131,8 @@ class Sources:
 
     def _reader_view(self: Engine, label: str, make: Any) -> Table:
         name = f"rfm_{next(self._serial)}_{label}"
-        try:
+        with translated():
             make().create_view(name)
-        except duckdb.Error as exc:
-            raise EngineError(first_line(exc)) from None
         return Table(self, name, "view", label)
 
     # --- the normalised order lines -------------------------------------------------------

@@ -23,12 +23,6 @@ def quote_ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an engine message (DuckDB messages carry context lines after it)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class Relation:
     """Rows the engine can produce: a named :class:`Table` or a lazily run block (:meth:`Engine.query`)."""
 

@@ -283,7 +283,7 @@ def main() -> None:
                 lines_md.append(f"| {name} | {med:.2f} ({min(res.times):.2f}–{max(res.times):.2f}) | "
                                 f"{res.rss_gib:.2f} | {med / floor:.2f} |")
             if "score" in results and not results["score"].status:
-                from rfm.config import InputConfig
+                from rfm.inputs import InputConfig
 
                 n, bad = agreement(path, tmp / "scores.parquet", [s.lower() for s in InputConfig().excluded_statuses])
                 lines_md += ["", f"Agreement: {n:,} customers compared with the floor's query under rfm's rules "

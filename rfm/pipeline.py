@@ -51,6 +51,8 @@ class Orders(OrderHistory):
         adds next_best_offer, offer_fit and offer_reason; ``offers=False``
         leaves the config's catalogue out.
         """
+        if offers is True:
+            raise TypeError("offers: give an offer catalogue, None for the config's, or False for none")
         cfg = self.config
         method = churn or cfg.churn.method
         wants_churn = method != "none" or churn_model is not None or bool(cfg.churn.model)
@@ -102,9 +104,9 @@ def run_backtest(
     table: str | None = None,
     offers: OfferCatalogue | str | Path | dict[str, Any] | None = None,
 ) -> Backtest:
-    """The churn backtest (``rfm.churn.run_backtest``) of ``orders`` (a source, or loaded :class:`Orders`);
-    with an offer catalogue, also the top offer's hit rate over the same holdout."""
-    history = orders if isinstance(orders, Orders) else Orders(orders, config, table=table)
+    """The churn backtest (``rfm.churn.run_backtest``) of ``orders`` (a source, or orders already loaded,
+    which it reuses); with an offer catalogue, also the top offer's hit rate over the same holdout."""
+    history = orders if isinstance(orders, OrderHistory) else Orders(orders, config, table=table)
     result = churn_backtest(history, calibration_end=calibration_end, horizon_days=horizon_days)
     if offers is None:
         return result

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rfm._files import write_frame
 from rfm.cli._tables import SEGMENT_COLUMNS, format_table
+from rfm.customers import CustomerScores
 from rfm.inputs import PRESETS
 from rfm.pipeline import Orders
 from rfm.reporting import backtest_for, lead_section, write_report
@@ -57,7 +58,7 @@ def run_demo(out: str | Path) -> Iterator[str]:
         yield f"  {path.name}"
 
 
-def _reports(orders: Orders, scores, out: Path) -> list[Path]:
+def _reports(orders: Orders, scores: CustomerScores, out: Path) -> list[Path]:
     """segments.html, campaign.html (+ CSV lists, synthetic leads) and churn.html from the one scoring."""
     written = write_report("segments", orders, scores, out=out / "segments.html")
     generated = generate_leads(out / "leads", leads=DEMO_LEADS, seed=0)

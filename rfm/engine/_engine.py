@@ -55,6 +55,7 @@ class Engine(Sources):
         self._garbage: list[tuple[str, str]] = []
         self._threads = threads
         self._progress = progress
+        self._attached: str | None = None  # the alias of an attached DuckDB database file
         try:  # dates of time-zone-aware timestamps are taken in UTC, whatever the machine's zone
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error:  # without ICU, DuckDB works in UTC anyway

@@ -122,6 +122,8 @@ class Sources:
 
     def read_database_table(self: Engine, table: str) -> Table:
         """A table of the database attached by :meth:`database_tables`, as a view."""
+        if self._attached is None:
+            raise TypeError("read_database_table: no database attached; call database_tables(path) first")
         name = f"rfm_{next(self._serial)}_raw"
         self._execute(
             f"CREATE TEMP VIEW {quote_ident(name)} AS SELECT * FROM {quote_ident(self._attached)}.{quote_ident(table)}",

@@ -31,7 +31,7 @@ from typing import Any
 from rfm.engine import Engine, LineSpec, Table, type_class
 from rfm.errors import DataError, EngineError, InputError
 from rfm.inputs._config import REQUIRED_ROLES, InputConfig
-from rfm.inputs._roles import map_roles
+from rfm.inputs._roles import Roles, map_roles
 from rfm.inputs._yaml import did_you_mean
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".csv.zst")
@@ -188,7 +188,7 @@ def _database(engine: Engine, path: str, table: str | None) -> Table:
 # --- roles and types ------------------------------------------------------------------------
 
 
-def _map_columns(columns: list[str], cfg: InputConfig, label: str) -> Any:
+def _map_columns(columns: list[str], cfg: InputConfig, label: str) -> Roles:
     roles = map_roles("orders", columns, cfg.columns.model_dump())
     for role, name in roles.unknown:
         raise InputError(

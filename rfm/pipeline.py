@@ -11,6 +11,7 @@ and the reports all go through here, so they agree.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import polars as pl
 from rfm.churn import Backtest, ChurnModel, add_churn
 from rfm.churn import run_backtest as churn_backtest
 from rfm.customers import Config, CustomerScores, OrderHistory, Scoring
+from rfm.errors import RfmWarning
 from rfm.offers import OfferCatalogue, add_offers, load_catalogue, offer_hit_rate, score_offers
 
 #: ``offers=NO_OFFERS``: leave the config's offer catalogue out of this scoring.
@@ -59,12 +61,18 @@ class Orders(OrderHistory):
         catalogue = cfg.offers if offers is None else (None if offers is NO_OFFERS else offers)
         if wants_churn or catalogue is not None:
             self.build_order_table()  # the steps read it: one scan of the lines serves them all
-        scores = self.score_rfm(as_of, scoring)
+        scores = self.score_rfm(as_of, scoring, warn=False)
+        scoring_notes = scores.warnings
         if wants_churn:
             scores = add_churn(self, scores, method=method, model=churn_model)
         if catalogue is not None:
             scores = add_offers(self, scores, catalogue, top_k=top_k)
-        return scores
+        # The scoring's own warnings come last, once every step has run (a step that
+        # fails ends the run with its error alone): the order rfm has always printed.
+        for message in scoring_notes:
+            warnings.warn(message, RfmWarning, stacklevel=2)
+        step_notes = scores.warnings[len(scoring_notes):]
+        return dataclasses.replace(scores, warnings=(*step_notes, *scoring_notes))
 
 
 def score_customers(
@@ -106,7 +114,12 @@ def run_backtest(
 ) -> Backtest:
     """The churn backtest (``rfm.churn.run_backtest``) of ``orders`` (a source, or orders already loaded,
     which it reuses); with an offer catalogue, also the top offer's hit rate over the same holdout."""
-    history = orders if isinstance(orders, OrderHistory) else Orders(orders, config, table=table)
+    if isinstance(orders, OrderHistory):
+        if config is not None or table is not None:
+            raise TypeError("run_backtest: the orders are already loaded with their config; drop config= and table=")
+        history = orders
+    else:
+        history = Orders(orders, config, table=table)
     result = churn_backtest(history, calibration_end=calibration_end, horizon_days=horizon_days)
     if offers is None:
         return result

@@ -65,6 +65,8 @@ def test_configs_are_frozen_and_variants_are_copies():
     cfg = load_config(DATA / "offers" / "hand_config.yaml")
     with pytest.raises(pydantic.ValidationError, match="Instance is frozen"):
         cfg.churn.horizon_days = 30
+    with pytest.raises(AttributeError, match="'tuple' object has no attribute 'append'"):
+        cfg.actions.append("upsell")  # collections inside are immutable too
     variant = cfg.model_copy(update={"churn": cfg.churn.model_copy(update={"horizon_days": 30})})
     assert (cfg.churn.horizon_days, variant.churn.horizon_days) == (90, 30)
     assert variant.source == cfg.source  # still says where it came from
@@ -82,7 +84,8 @@ def test_the_churn_report_reads_the_orders_once_and_leaves_the_config_alone(tmp_
     assert opened == [HAND]  # scoring, backtest and migration matrix from one load
     assert cfg.churn.horizon_days == 90  # the caller's config is not changed by --horizon
     page = written[0].read_text()
-    assert "60 days" in page and ("Backtest skipped" in page or "backtest-gains_clv" in page)
+    assert "60 days" in page and "Backtest skipped" not in page and "backtest-gains_clv" in page
+    assert "segment migration" in page.lower() and "-migration-spec" in page
 
 
 def test_a_backtest_on_loaded_orders_matches_one_that_loads_them(history):
@@ -94,3 +97,42 @@ def test_a_backtest_on_loaded_orders_matches_one_that_loads_them(history):
         assert figures["actual_orders"] == fresh.methods[method]["actual_orders"]
         assert figures["predicted_orders"] == pytest.approx(fresh.methods[method]["predicted_orders"], rel=1e-12)
     assert isinstance(loaded.by_segment, pl.DataFrame)
+
+
+def test_offers_read_the_churn_risk_the_churn_step_of_the_same_run_computed():
+    """rfm score --churn --offers: eligibility by max_churn_risk uses this run's churn_risk (A, B 40.7; C 78.2; D 92)."""
+    catalogue = {"offers": [{"id": "save", "categories": ["Jazz"], "price": 30, "eligibility": {"max_churn_risk": 80}}]}
+    orders = rfm.Orders(HAND, DATA / "offers" / "hand_config.yaml")
+    scores = orders.score(as_of="2024-06-30", churn="recency_ratio", offers=catalogue)
+    table = scores.table.select("customer_id", "churn_risk", "next_best_offer")
+    assert table.rows() == [("A", 40.7, "save"), ("B", 40.7, "save"), ("C", 78.2, "save"), ("D", 92.0, None)]
+
+
+
+def test_step_notes_come_before_the_scorings_own_warnings_as_rfm_has_always_printed_them():
+    orders = rfm.Orders(HAND, DATA / "offers" / "hand_config.yaml")
+    with pytest.warns(rfm.RfmWarning) as caught:
+        scores = orders.score(as_of="2024-06-30", churn="auto")
+    printed = [str(w.message) for w in caught]
+    # one repeat buyer: the churn step notes that the spend model was left out ...
+    assert scores.warnings[0].startswith(f"{HAND}: Gamma-Gamma spend model not used")
+    # ... before the scoring's own warning about the cancelled line it dropped
+    assert scores.warnings[1:] == (f"{HAND}: dropped 1 order lines whose status is in input.excluded_statuses",)
+    assert printed == list(scores.warnings)
+
+
+def test_the_backtest_lists_each_segment_once_however_threads_add_up():
+    """The methods' tables are joined on the segment only: float sums that differ in their last bit
+    (threads add in any order) once split a segment into two half-empty rows."""
+    from rfm.churn._backtest import _merge
+
+    bgnbd = pl.DataFrame({"segment": ["Loyal", "New"], "customers": [3, 2], "actual_revenue": [0.1 + 0.2, 1.0],
+                          "predicted_revenue_bgnbd": [5.0, 6.0]})
+    ratio = pl.DataFrame({"segment": ["New", "Loyal"], "customers": [2, 3], "actual_revenue": [1.0, 0.3],
+                          "predicted_revenue_recency_ratio": [7.0, 8.0]})
+    merged = _merge([bgnbd, ratio], ["segment"], ["customers", "actual_revenue"]).sort("segment")
+    assert merged.rows() == [("Loyal", 3, 0.1 + 0.2, 5.0, 8.0), ("New", 2, 1.0, 6.0, 7.0)]
+    orders = rfm.Orders(DATA.parent.parent / "rfm" / "data" / "demo_orders.csv")
+    result = rfm.run_backtest(orders, calibration_end="2024-06-30", horizon_days=90)
+    assert result.by_segment["segment"].is_unique().all() and result.by_segment.null_count().sum_horizontal().item() == 0
+    assert result.by_segment["customers"].sum() == result.by_frequency["customers"].sum() == result.customers

@@ -207,9 +207,11 @@ def run_backtest(
                 (pl.col("expected_orders") * pl.col("expected_aov")).sum().alias(f"predicted_revenue_{method}"),
             )
         )
-    result.by_frequency = _merge(freq_frames, ["x_group", "x_order", "customers", "actual"]).sort("x_order").drop("x_order")
+    result.by_frequency = (
+        _merge(freq_frames, ["x_group", "x_order"], ["customers", "actual"]).sort("x_order").drop("x_order")
+    )
     result.by_segment = (
-        _merge(seg_frames, ["segment", "customers", "repurchase_rate", "actual_revenue"])
+        _merge(seg_frames, ["segment"], ["customers", "repurchase_rate", "actual_revenue"])
         .with_columns(pl.col("segment").replace_strict(segment_order, default=len(segment_order)).alias("_o"))
         .sort("_o")
         .drop("_o")
@@ -217,10 +219,15 @@ def run_backtest(
     return result
 
 
-def _merge(frames: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+def _merge(frames: list[pl.DataFrame], keys: list[str], shared: list[str]) -> pl.DataFrame:
+    """The methods' frames side by side, joined on the group ``keys`` only.
+
+    The ``shared`` columns (customers, actuals) are the same for every method and
+    are taken from the first frame: joining on them too would split a group in two
+    whenever two float sums differ in their last bit."""
     out = frames[0]
     for frame in frames[1:]:
-        out = out.join(frame, on=keys, how="full", coalesce=True)
+        out = out.join(frame.drop(shared), on=keys, how="full", coalesce=True)
     return out
 
 

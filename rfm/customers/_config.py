@@ -29,18 +29,18 @@ class CutPoints(StrictModel):
     ``recency_days: [30, 90, 180, 365]`` gives R = 5 up to 30 days ... R = 1 past 365.
     """
 
-    recency_days: list[float] | None = None
-    frequency: list[float] | None = None
-    monetary: list[float] | None = None
+    recency_days: tuple[float, ...] | None = None
+    frequency: tuple[float, ...] | None = None
+    monetary: tuple[float, ...] | None = None
 
     @field_validator("recency_days", "frequency", "monetary")
     @classmethod
-    def _increasing(cls, value: list[float] | None, info: Any) -> list[float] | None:
+    def _increasing(cls, value: tuple[float, ...] | None, info: Any) -> tuple[float, ...] | None:
         if value is not None:
             bad = next((i for i in range(1, len(value)) if value[i] <= value[i - 1]), None)
             if bad is not None:
                 raise ValueError(
-                    f"cut points must be strictly increasing, but {value[bad]:g} follows {value[bad - 1]:g} in {value}"
+                    f"cut points must be strictly increasing, but {value[bad]:g} follows {value[bad - 1]:g} in {list(value)}"
                 )
         return value
 
@@ -83,7 +83,7 @@ class Config(YamlModel):
     segments: SegmentsConfig = SegmentsConfig()
     churn: ChurnConfig = ChurnConfig()
     offers: str | None = Field(None, description="offer catalogue (YAML); rfm score then adds next_best_offer")
-    actions: list[str] = Field(default_factory=lambda: ["retain", "upsell", "reactivate", "nurture"])
+    actions: tuple[str, ...] = ("retain", "upsell", "reactivate", "nurture")
 
 
 def load_config(config: str | Path | dict[str, Any] | Config | None = None) -> Config:

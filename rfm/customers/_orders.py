@@ -62,6 +62,16 @@ class OrderHistory:
         self._dates: tuple[date | None, date | None] | None = None
         self.load_seconds = time.perf_counter() - started
 
+    def close(self) -> None:
+        """Free the engine (its tables, results that own them included) before the object is collected."""
+        self.engine.close()
+
+    def __enter__(self) -> OrderHistory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- the order table -----------------------------------------------------------------
 
     def _scan(self, block: str, tables: dict[str, Table], **params: Any) -> Table:
@@ -149,8 +159,14 @@ class OrderHistory:
         """Score every customer as of ``as_of`` (inclusive: orders on that day count)."""
         return self.score_rfm(as_of, scoring)
 
-    def score_rfm(self, as_of: date | str | None = None, scoring: Scoring | str | Path | None = None) -> CustomerScores:
-        """Metrics, scores, segment and action of every customer as of ``as_of``; no further steps."""
+    def score_rfm(
+        self, as_of: date | str | None = None, scoring: Scoring | str | Path | None = None, *, warn: bool = True
+    ) -> CustomerScores:
+        """Metrics, scores, segment and action of every customer as of ``as_of``; no further steps.
+
+        The warnings (rows dropped, bins that collapsed, ...) are in the result's
+        ``warnings``; ``warn=False`` leaves emitting them as :class:`RfmWarning` to
+        the caller (the pipeline emits them after its steps)."""
         started = time.perf_counter()
         cfg = self.config
         engine = self.engine
@@ -194,8 +210,9 @@ class OrderHistory:
             seconds=time.perf_counter() - started + self.load_seconds,
         )
         notes = self._warnings(run, bins, fitted)
-        for message in notes:
-            warnings.warn(message, RfmWarning, stacklevel=3)
+        if warn:
+            for message in notes:
+                warnings.warn(message, RfmWarning, stacklevel=3)
         return CustomerScores(
             as_of=day, scoring=fitted, bins=bins, stats=run, ruleset=ruleset, config=cfg, warnings=tuple(notes),
             sql_table=table, grid_table=grid,

@@ -105,7 +105,7 @@ class SegmentsConfig(StrictModel):
     """``preset`` names a shipped rule set (or a YAML path); ``rules`` replaces it inline."""
 
     preset: str = "default"
-    rules: list[SegmentRule] | None = None
+    rules: tuple[SegmentRule, ...] | None = None
     other: OtherSegment | None = None
 
 

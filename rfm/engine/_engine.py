@@ -40,8 +40,6 @@ _LABEL = re.compile(r"[^a-z0-9_]+")
 class Engine(Sources):
     """The one seam to the database: DuckDB in process (see the module docstring)."""
 
-    dialect = "duckdb"
-
     def __init__(
         self,
         *,
@@ -56,6 +54,7 @@ class Engine(Sources):
         self._threads = threads
         self._progress = progress
         self._attached: str | None = None  # the alias of an attached DuckDB database file
+        self._lines_built = False  # order_lines() has run (one view per engine)
         try:  # dates of time-zone-aware timestamps are taken in UTC, whatever the machine's zone
             self._con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error:  # without ICU, DuckDB works in UTC anyway
@@ -107,7 +106,7 @@ class Engine(Sources):
     def query(self, block: str, /, tables: Mapping[str, Table] | None = None, **params: Any) -> QueryRows:
         """A query block with its inputs bound, run only when its rows are read or written."""
         sql, bound = self._render(block, tables, params, rows=True)
-        return QueryRows(self, sql, bound)
+        return QueryRows(self, sql, bound, tuple((tables or {}).values()))
 
     def fetch(self, block: str, /, tables: Mapping[str, Table] | None = None, **params: Any) -> pl.DataFrame:
         """Run a query block; its rows as a polars frame."""
@@ -141,6 +140,7 @@ class Engine(Sources):
                 self._execute("RESET threads", None)
 
     def close(self) -> None:
+        """Close the connection: every table of this engine is gone with it."""
         self._con.close()
 
     # --- internals ----------------------------------------------------------------------

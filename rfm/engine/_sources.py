@@ -140,7 +140,13 @@ class Sources:
     # --- the normalised order lines -------------------------------------------------------
 
     def order_lines(self: Engine, raw: Table, spec: LineSpec) -> Table:
-        """The view every customer query reads (see ``rfm.inputs`` for its columns)."""
+        """The view every customer query reads (see ``rfm.inputs`` for its columns).
+
+        One per engine: the date format and excluded statuses it reads are the
+        connection's variables, so a second view would change the first."""
+        if self._lines_built:
+            raise TypeError("order_lines: this engine already has an order-line view; open another Engine")
+        self._lines_built = True
         self._execute("SET VARIABLE rfm_date_format = $fmt", {"fmt": spec.date_format})
         self._execute(
             "SET VARIABLE rfm_excluded_statuses = CAST($s AS VARCHAR[])",

@@ -76,10 +76,11 @@ class Table(Relation):
 class QueryRows(Relation):
     """A block with its inputs and parameters, run when its rows are read or written."""
 
-    def __init__(self, engine: Engine, sql: str, params: dict[str, Any] | None) -> None:
+    def __init__(self, engine: Engine, sql: str, params: dict[str, Any] | None, deps: tuple[Table, ...] = ()) -> None:
         self.engine = engine
         self._sql = sql
         self._params = params
+        self._deps = deps  # the tables it reads live as long as it does
 
     def _select(self) -> tuple[str, dict[str, Any] | None]:
         return self._sql, self._params

@@ -38,7 +38,7 @@ class CsvOptions(StrictModel):
     delimiter: str | None = Field(None, description='one character, or "whitespace" for runs of spaces/tabs')
     header: bool | None = None
     decimal: Literal[".", ","] = "."
-    names: list[str] | None = Field(None, description="column names for a file without a header row")
+    names: tuple[str, ...] | None = Field(None, description="column names for a file without a header row")
 
     @field_validator("delimiter")
     @classmethod
@@ -53,8 +53,8 @@ class InputConfig(StrictModel):
     csv: CsvOptions = CsvOptions()
     date_format: str | None = Field(None, description='strftime format of text dates, e.g. "%d/%m/%Y"')
     table: str | None = Field(None, description="table name when ORDERS is a DuckDB database file")
-    excluded_statuses: list[str] = Field(
-        default_factory=lambda: ["cancelled", "canceled", "void", "voided", "failed", "test"],
+    excluded_statuses: tuple[str, ...] = Field(
+        ("cancelled", "canceled", "void", "voided", "failed", "test"),
         description="order lines with one of these statuses (case-insensitive) are dropped and counted",
     )
     duplicates: Literal["unchecked", "keep", "drop"] = Field(

@@ -1,8 +1,8 @@
 """Backtest section of the churn report: its data shaping, charts and blocks.
 
-The :class:`rfm.backtest.Backtest` summaries are already small (8 frequency
+The :class:`rfm.churn.Backtest` summaries are already small (8 frequency
 groups, 21 gains points per method); they are reshaped to long frames here and
-drawn with the shared encodings of :mod:`rfm.reporting.charts`.
+drawn with the shared encodings of :mod:`rfm.reporting._charts`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The named blocks a report definition can use: charts, tables and headline figures.
 
 Each block is a small function ``(ctx, block, action) -> chart | Table | Note``
-that picks aggregated rows from :class:`rfm.reporting.data.ReportData` (or the
+that picks aggregated rows from :class:`rfm.reporting._data.ReportData` (or the
 backtest / lead frames in the context) and hands them to a chart function in
-:mod:`rfm.reporting.charts`.  A block that cannot be drawn for this data (no
+:mod:`rfm.reporting._charts`.  A block that cannot be drawn for this data (no
 churn model, no offer catalogue, no holdout) returns a :class:`Note` saying why
 and how to get it.
 """

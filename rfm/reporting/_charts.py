@@ -1,7 +1,7 @@
 """Report charts: one small function per chart, the chart its last expression.
 
 Every function takes a few aggregated rows (a polars frame built by
-:mod:`rfm.reporting.data`) and returns an Altair chart; none sees one row per
+:mod:`rfm.reporting._data`) and returns an Altair chart; none sees one row per
 customer.  Encodings, number formats and colour scales are defined once here
 and shared, so a segment has the same colour in every chart of a report
 (:func:`segment_colors` maps the rule set's segment order to a fixed palette).

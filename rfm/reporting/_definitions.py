@@ -61,7 +61,7 @@ class Settings(StrictModel):
 
 
 class Block(StrictModel):
-    """One chart or table, by its registered name (see :mod:`rfm.reporting.blocks`)."""
+    """One chart or table, by its registered name (see :mod:`rfm.reporting._registry`)."""
 
     chart: str | None = None
     table: str | None = None

@@ -8,8 +8,9 @@ with their arguments in signature order.
 Files
 -----
 Parquet: one row group per chunk, zstd, the generator arguments stored as
-JSON under the schema metadata key ``rfm.generate`` (no timestamps), so the
-same arguments give a byte-identical file with the same library versions.
+JSON under the schema metadata key ``rfm.generate`` (no timestamps; the key
+keeps the name of the old module so files written before stay recognisable),
+so the same arguments give a byte-identical file with the same library versions.
 CSV: header, then the chunks (``.csv.gz``: gzip without name or time).  The
 file is written to a temporary name in the target directory and moved into
 place with ``os.replace`` (``write_atomic``): a failed run never leaves a

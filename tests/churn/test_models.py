@@ -1,4 +1,4 @@
-"""Tests of rfm.models: BG/NBD, Gamma-Gamma and CLV.
+"""Tests of the churn models (rfm.churn._models): BG/NBD, Gamma-Gamma and CLV.
 
 Reference figures: Fader, Hardie & Lee (2005) on the CDNOW sample, Hardie's
 spreadsheet values as asserted by lifetimes' test suite, Fader & Hardie (2013)

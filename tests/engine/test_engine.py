@@ -97,3 +97,15 @@ def test_spreadsheet_safe_writes_prefix_formulas_only(tmp_path):
     table.write(tmp_path / "raw.csv")
     assert pl.read_csv(tmp_path / "safe.csv")["id"].to_list() == ["'=1+1", "'+x", "'-3", "'@a", "ok", "'\tq"]
     assert pl.read_csv(tmp_path / "raw.csv")["id"].to_list() == ["=1+1", "+x", "-3", "@a", "ok", "\tq"]
+
+
+def test_views_and_lazy_queries_keep_the_tables_they_read_alive():
+    engine = Engine()
+    rows = engine.query("customers.refund_only_customers", {"totals": totals(engine)})
+    view = engine.view("customers.line_groups_unchecked", {"lines": engine.register(
+        pl.DataFrame({"customer_id": ["a"], "order_id": ["o"], "line_hash": [1], "order_date": [date(2024, 1, 1)],
+                      "amount": [1.0], "status": [None], "excluded": [False]}), label="lines")})
+    gc.collect()
+    engine.rows("customers.refund_only_customers", {"totals": totals(engine)})  # drops whatever was released
+    assert rows.pl().row(0) == (1, 3)
+    assert view.pl()["copies"].to_list() == [1]

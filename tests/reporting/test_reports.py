@@ -3,7 +3,7 @@
 Charts are tested as specs (``to_dict()``) and validated against the
 Vega-Lite schema that Altair ships; every chart of the built reports is also
 run through the Vega runtime of vl-convert, which catches expression errors a
-schema cannot.  The browser test is in ``test_report_browser.py``.
+schema cannot.  The browser test is in ``test_browser.py``.
 """
 
 from __future__ import annotations

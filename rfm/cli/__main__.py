@@ -1,0 +1,5 @@
+"""``python -m rfm.cli``: the ``rfm`` command."""
+
+from rfm.cli import entry
+
+entry()

@@ -27,7 +27,7 @@ import polars as pl
 from rfm._files import output_format, write_atomic
 from rfm.engine import _progress
 from rfm.engine._errors import first_line, translated
-from rfm.engine._queries import Query, query
+from rfm.engine._queries import query
 from rfm.engine._sources import Sources
 from rfm.engine._tables import QueryRows, Relation, Table, quote_ident
 from rfm.errors import EngineError
@@ -88,7 +88,7 @@ class Engine(Sources):
         """Materialise a query block as a new table; ``progress`` labels the progress line of a long scan."""
         q = query(block)
         sql, bound = self._render(block, tables, params, rows=True)
-        name = self._new_name(q)
+        name = self._new_name(q.name)
         with self._showing(progress):
             self._execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {sql}", bound)
         return Table(self, name, "table", q.name)
@@ -99,9 +99,7 @@ class Engine(Sources):
         if q.params:
             raise TypeError(f"query {q.name} takes parameters; a view cannot bind them (use create)")
         sql, _ = self._render(block, tables, {}, rows=True)
-        name = self._new_name(q)
-        self._execute(f"CREATE TEMP VIEW {quote_ident(name)} AS {sql}", None)
-        return Table(self, name, "view", q.name, tuple((tables or {}).values()))
+        return self._view(q.name, sql, tuple((tables or {}).values()))
 
     def query(self, block: str, /, tables: Mapping[str, Table] | None = None, **params: Any) -> QueryRows:
         """A query block with its inputs bound, run only when its rows are read or written."""
@@ -119,7 +117,7 @@ class Engine(Sources):
 
     def register(self, frame: Any, *, label: str) -> Table:
         """A small in-memory frame (polars, pandas or Arrow) as a table blocks can read."""
-        name = f"rfm_{next(self._serial)}_{_LABEL.sub('_', label.lower())}"
+        name = self._new_name(label)
         self._collect()
         try:
             self._con.register(name, frame)
@@ -157,8 +155,15 @@ class Engine(Sources):
         sql = q.render({k: t._name for k, t in (tables or {}).items()}, quote_ident)
         return sql, q.bind(params) or None
 
-    def _new_name(self, q: Query) -> str:
-        return f"rfm_{next(self._serial)}_{q.name.rsplit('.', 1)[-1]}"
+    def _new_name(self, label: str) -> str:
+        """A fresh name for a table the engine makes: a serial number and what it holds."""
+        return f"rfm_{next(self._serial)}_{_LABEL.sub('_', label.rsplit('.', 1)[-1].lower())}"
+
+    def _view(self, label: str, select: str, deps: tuple[Table, ...] = ()) -> Table:
+        """A new view over ``select``; it keeps the tables it reads (``deps``) alive."""
+        name = self._new_name(label)
+        self._execute(f"CREATE TEMP VIEW {quote_ident(name)} AS {select}", None)
+        return Table(self, name, "view", label, deps)
 
     @contextmanager
     def _showing(self, label: str | None) -> Iterator[None]:

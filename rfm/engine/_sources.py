@@ -98,14 +98,12 @@ class Sources:
             ),
         )
         fields = ", ".join(f"nullif(parts[{i + 1}], '') AS {quote_ident(n)}" for i, n in enumerate(names))
-        name = f"rfm_{next(self._serial)}_raw"
-        self._execute(
-            f"CREATE TEMP VIEW {quote_ident(name)} AS SELECT {fields} FROM (SELECT string_split_regex("
-            f"trim(regexp_replace(line, '\\s+', ' ', 'g')), ' ') AS parts FROM {quote_ident(lines._name)} "
-            "WHERE trim(line) <> '')",
-            None,
+        return self._view(
+            "raw",
+            f"SELECT {fields} FROM (SELECT string_split_regex(trim(regexp_replace(line, '\\s+', ' ', 'g')), ' ') "
+            f"AS parts FROM {quote_ident(lines._name)} WHERE trim(line) <> '')",
+            (lines,),
         )
-        return Table(self, name, "view", "raw", (lines,))
 
     def read_parquet(self: Engine, paths: str | list[str]) -> Table:
         return self._reader_view("raw", lambda: self._con.read_parquet(paths))
@@ -124,15 +122,10 @@ class Sources:
         """A table of the database attached by :meth:`database_tables`, as a view."""
         if self._attached is None:
             raise TypeError("read_database_table: no database attached; call database_tables(path) first")
-        name = f"rfm_{next(self._serial)}_raw"
-        self._execute(
-            f"CREATE TEMP VIEW {quote_ident(name)} AS SELECT * FROM {quote_ident(self._attached)}.{quote_ident(table)}",
-            None,
-        )
-        return Table(self, name, "view", "raw")
+        return self._view("raw", f"SELECT * FROM {quote_ident(self._attached)}.{quote_ident(table)}")
 
     def _reader_view(self: Engine, label: str, make: Any) -> Table:
-        name = f"rfm_{next(self._serial)}_{label}"
+        name = self._new_name(label)
         with translated():
             make().create_view(name)
         return Table(self, name, "view", label)
@@ -152,13 +145,8 @@ class Sources:
             "SET VARIABLE rfm_excluded_statuses = CAST($s AS VARCHAR[])",
             {"s": [status.lower().strip() for status in spec.excluded_statuses]},
         )
-        name = f"rfm_{next(self._serial)}_order_lines"
-        self._execute(
-            f"CREATE TEMP VIEW {quote_ident(name)} AS SELECT {', '.join(_select_list(spec))} "
-            f"FROM {quote_ident(raw._name)} AS r",
-            None,
-        )
-        return Table(self, name, "view", "order_lines", (raw,))
+        select = f"SELECT {', '.join(_select_list(spec))} FROM {quote_ident(raw._name)} AS r"
+        return self._view("order_lines", select, (raw,))
 
     def first_value(self: Engine, raw: Table, column: str) -> Any:
         """The first non-empty value of a raw column (for messages)."""

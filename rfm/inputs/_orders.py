@@ -51,9 +51,9 @@ class OrdersSource:
     spec: LineSpec
     raw: Table  # the input as read
     lines: Table  # the normalised order-line view
-    is_csv: bool
-    header: bool | None  # the CSV header option, for line numbers in messages
-    csv_options: dict[str, Any]  # how the CSV was read, to re-read it as text on the error path
+    # How a single CSV file (or glob of them) was read: the error path re-reads it as text, so
+    # a bad value shows as written, on its line.  None for anything else (row numbers then).
+    csv_options: dict[str, Any] | None
 
     @property
     def has_category(self) -> bool:
@@ -69,7 +69,7 @@ def describe_source(source: Any) -> str:
 def open_orders(engine: Engine, source: Any, cfg: InputConfig, *, table: str | None = None) -> OrdersSource:
     """Read ``source`` into ``engine`` and build its normalised order-line view."""
     label = describe_source(source)
-    raw, is_csv, options = _read(engine, source, cfg, table)
+    raw, options = _read(engine, source, cfg, table)
     columns = raw.columns
     if not columns:
         raise InputError(f"{label}: no columns found; is the file empty?")
@@ -85,18 +85,18 @@ def open_orders(engine: Engine, source: Any, cfg: InputConfig, *, table: str | N
     )
     _check_types(engine, raw, spec, cfg, label)
     lines = engine.order_lines(raw, spec)
-    return OrdersSource(label, columns, mapping.mapping, mapping.detected, spec, raw, lines, is_csv, cfg.csv.header, options)
+    return OrdersSource(label, columns, mapping.mapping, mapping.detected, spec, raw, lines, options)
 
 
 # --- reading ------------------------------------------------------------------------------
 
 
-def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> tuple[Table, bool, dict[str, Any]]:
-    """The raw input as an engine table; whether it is CSV; the CSV options used."""
+def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> tuple[Table, dict[str, Any] | None]:
+    """The raw input as an engine table, and the options to re-read it as text (CSV files only)."""
     label = describe_source(source)
     if not isinstance(source, (str, Path)):
         try:
-            return engine.register(source, label="raw"), False, {}
+            return engine.register(source, label="raw"), None
         except EngineError:
             raise InputError(
                 f"{label}: cannot read this object as orders ({type(source).__name__}); "
@@ -112,20 +112,18 @@ def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> t
         parquet = sorted(path.rglob("*.parquet"))
         csvs = sorted(p for p in path.rglob("*") if str(p).lower().endswith(_CSV_SUFFIXES))
         if parquet:
-            return _parquet(engine, [str(p) for p in parquet], text), False, {}
+            return _parquet(engine, [str(p) for p in parquet], text), None
         if csvs:  # rows of several files: messages give row numbers, not line numbers
-            return _csv(engine, [str(p) for p in csvs], cfg, text)[0], True, {}
+            return _csv(engine, [str(p) for p in csvs], cfg, text, rereadable=False)
         raise InputError(f"{text}: directory holds no .parquet or .csv files")
     if lower.endswith(_PARQUET_SUFFIXES):
         if is_glob and not glob.glob(text, recursive=True):
             raise InputError(f"{text}: no file matches this pattern")
-        return _parquet(engine, text, text), False, {}
+        return _parquet(engine, text, text), None
     if lower.endswith(_DUCKDB_SUFFIXES):
-        return _database(engine, text, table or cfg.table), False, {}
-    if lower.endswith(_CSV_SUFFIXES):
-        return _csv(engine, text, cfg, text)
-    if is_glob:  # a glob without a CSV ending: messages give row numbers, not line numbers
-        return _csv(engine, text, cfg, text)[0], True, {}
+        return _database(engine, text, table or cfg.table), None
+    if lower.endswith(_CSV_SUFFIXES) or is_glob:  # a glob without a CSV ending: row numbers, not lines
+        return _csv(engine, text, cfg, text, rereadable=lower.endswith(_CSV_SUFFIXES))
     raise InputError(
         f"{text}: unknown file type; use .csv/.tsv/.txt (optionally .gz), .parquet, or a DuckDB .duckdb/.db file"
     )
@@ -138,17 +136,19 @@ def _parquet(engine: Engine, paths: str | list[str], label: str) -> Table:
         raise InputError(f"{label}: not a readable Parquet file ({exc})") from None
 
 
-def _csv(engine: Engine, paths: str | list[str], cfg: InputConfig, label: str) -> tuple[Table, bool, dict[str, Any]]:
+def _csv(
+    engine: Engine, paths: str | list[str], cfg: InputConfig, label: str, *, rereadable: bool = True
+) -> tuple[Table, dict[str, Any] | None]:
     opts = cfg.csv
     first = paths[0] if isinstance(paths, list) else paths
     if isinstance(paths, str) and not any(ch in paths for ch in "*?[") and Path(paths).stat().st_size == 0:
         raise InputError(f"{label}: the file is empty (0 bytes); export the orders again")
     try:
         if opts.delimiter == "whitespace":
-            return engine.read_whitespace(paths, names=_whitespace_names(cfg, label, first),
-                                          skip_header=bool(opts.header)), True, {}
-        options: dict[str, Any] = {"sep": opts.delimiter, "header": opts.header, "names": opts.names}
-        return engine.read_csv(paths, decimal=opts.decimal, **options), True, {"paths": paths, **options}
+            names = _whitespace_names(cfg, label, first)
+            return engine.read_whitespace(paths, names=names, skip_header=bool(opts.header)), None
+        options: dict[str, Any] = {"paths": paths, "sep": opts.delimiter, "header": opts.header, "names": opts.names}
+        return engine.read_csv(decimal=opts.decimal, **options), options if rereadable else None
     except EngineError as exc:
         raise InputError(f"{label}: cannot read as CSV ({exc}); check input.csv options") from None
 
@@ -260,10 +260,9 @@ def _diagnose(engine: Engine, src: OrdersSource, exc: BaseException) -> InputErr
         )
     # Which required column fails to parse?  CSV is re-read as text, so the value shows as written.
     text = src.raw
-    if src.csv_options:
+    if src.csv_options is not None:
         try:
-            text = engine.read_csv(src.csv_options["paths"], sep=src.csv_options["sep"],
-                                   header=src.csv_options["header"], names=src.csv_options["names"], all_varchar=True)
+            text = engine.read_csv(**src.csv_options, all_varchar=True)
         except EngineError:
             text = src.raw
     checks = [("amount", "number", src.spec.decimal), ("order_date", "date", ".")]
@@ -285,7 +284,8 @@ def _diagnose(engine: Engine, src: OrdersSource, exc: BaseException) -> InputErr
 
 def _bad_value(engine: Engine, src: OrdersSource, role: str, col: str, found: tuple[str, int], as_text: bool) -> InputError:
     value, rownum = found
-    where = f" on line {rownum + int(src.header is not False)}" if as_text else f" in row {rownum}"
+    header = src.csv_options["header"] if src.csv_options is not None else None
+    where = f" on line {rownum + int(header is not False)}" if as_text else f" in row {rownum}"
     if role == "order_date":
         fmt = next((f for f in _DATE_GUESSES if engine.parses_as_date(value, f)), None)
         fix = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from rfm.errors import ConfigError
 from rfm.inputs import did_you_mean, load_model
@@ -20,8 +21,8 @@ from rfm.reporting._blocks import BlockFn, FigureFn
 from rfm.reporting._definitions import KINDS, LEADS, ReportDefinition, check_names, reports_dir
 
 
-def _merge(*parts: dict[str, BlockFn]) -> dict[str, BlockFn]:
-    merged: dict[str, BlockFn] = {}
+def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
     for part in parts:
         clash = sorted(set(merged) & set(part))
         if clash:
@@ -32,7 +33,7 @@ def _merge(*parts: dict[str, BlockFn]) -> dict[str, BlockFn]:
 
 CHARTS: dict[str, BlockFn] = _merge(_blocks.CHARTS, _backtest_charts.CHARTS, _lead_charts.CHARTS)
 TABLES: dict[str, BlockFn] = _merge(_blocks.TABLES, _backtest_charts.TABLES, _lead_charts.TABLES)
-FIGURES: dict[str, FigureFn] = {**_blocks.FIGURES, **_lead_charts.FIGURES}
+FIGURES: dict[str, FigureFn] = _merge(_blocks.FIGURES, _lead_charts.FIGURES)
 
 
 def load_definition(kind_or_path: str | Path) -> ReportDefinition:

@@ -80,7 +80,7 @@ def test_only_the_engine_writes_sql():
 
 
 def test_imports_inside_functions_are_the_documented_lazy_loads():
-    """Heavy optional libraries only: scipy (the churn models) and altair (the reports)."""
+    """Heavy optional libraries only: scipy (the churn models), altair (the reports), pyspark (rfm[spark])."""
     lazy = set()
     for path in modules():
         for node in ast.walk(ast.parse(path.read_text())):
@@ -94,11 +94,15 @@ def test_imports_inside_functions_are_the_documented_lazy_loads():
         ("rfm/__init__.py", "rfm:reporting"),  # altair + the Vega bundle: only for reports
         ("rfm/churn/__init__.py", "rfm.churn:_models"),  # scipy: only when a model runs
         ("rfm/churn/_step.py", "rfm.churn:_models"),
+        ("rfm/engine/_settings.py", "rfm.engine._spark:SparkEngine"),  # pyspark + sqlglot: the optional extra
     }
 
 
-def test_plain_scoring_loads_neither_scipy_nor_altair():
-    code = "import sys, rfm.cli, rfm.pipeline; print(sorted(m for m in ('scipy', 'altair') if m in sys.modules))"
+def test_plain_scoring_loads_neither_scipy_nor_altair_nor_spark():
+    code = (
+        "import sys, rfm.cli, rfm.pipeline; "
+        "print(sorted(m for m in ('scipy', 'altair', 'pyspark', 'sqlglot') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -12,6 +12,8 @@ import argparse
 from importlib.metadata import PackageNotFoundError, version
 
 CHURN_METHODS = ("none", "auto", "bgnbd", "recency_ratio")
+TABLE_HELP = ("table to read: one of a DuckDB database file ORDERS, or with --engine spark a catalog table "
+              "(catalog.schema.table; ORDERS then omitted)")
 GRID_HELP = "lead-scoring grid YAML (default: the shipped example rfm/presets/leads_grid.yaml)"
 
 
@@ -26,7 +28,7 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("orders", help="order lines: .csv/.tsv/.txt(.gz), .parquet (file, glob or directory) or a DuckDB file")
     p.add_argument("--config", "-c", help="YAML config (columns, scoring, segments, ...); defaults when omitted")
     p.add_argument("--as-of", help="score as of this date, YYYY-MM-DD (inclusive); default: day after the last order")
-    p.add_argument("--table", help="table name when ORDERS is a DuckDB database file")
+    p.add_argument("--table", help=TABLE_HELP)
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-end", required=True, help="last day of the calibration period, YYYY-MM-DD")
     p.add_argument("--horizon", help="holdout length: 90d, 13w, 6m (default churn.horizon_days)")
     p.add_argument("--config", "-c", help="YAML config")
-    p.add_argument("--table", help="table name when ORDERS is a DuckDB database file")
+    p.add_argument("--table", help=TABLE_HELP)
     p.add_argument("--offers", help="offer catalogue: also report the top offer's hit rate")
     p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
     p.set_defaults(handler="rfm.cli._customers:cmd_backtest")
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output .html; campaign CSV lists and --png/--svg charts go beside it")
     p.add_argument("--config", "-c", help="YAML config")
     p.add_argument("--as-of", help="report as of this date, YYYY-MM-DD (default: day after the last order)")
-    p.add_argument("--table", help="table name when ORDERS is a DuckDB database file")
+    p.add_argument("--table", help=TABLE_HELP)
     p.add_argument("--churn", choices=CHURN_METHODS, help="churn model (churn report default: auto)")
     p.add_argument("--compare-as-of", help="churn: earlier date of the segment migration matrix (default: as-of - 90 days)")
     p.add_argument("--calibration-end", help="churn: backtest calibration end (default: as-of minus the horizon)")

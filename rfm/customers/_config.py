@@ -76,8 +76,17 @@ class ChurnConfig(StrictModel):
     model: str | None = Field(None, description="a saved churn model (JSON) to apply instead of fitting")
 
 
+class EngineConfig(StrictModel):
+    """Where the SQL runs: DuckDB in process (default) or Apache Spark (extra ``rfm[spark]``)."""
+
+    name: Literal["duckdb", "spark"] = "duckdb"
+    remote: str | None = Field(None, description="Spark Connect URL (sc://host:15002); null: a local Spark session")
+    conf: dict[str, str] = Field(default_factory=dict, description="extra spark.* settings for the session")
+
+
 class Config(YamlModel):
     input: InputConfig = InputConfig()
+    engine: EngineConfig = EngineConfig()
     as_of: date | None = None
     scoring: ScoringConfig = ScoringConfig()
     segments: SegmentsConfig = SegmentsConfig()

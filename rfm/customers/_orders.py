@@ -31,7 +31,7 @@ from rfm.customers._config import Config, load_config
 from rfm.customers._result import CustomerScores, RunStats
 from rfm.customers._scoring import DIMENSIONS, Scoring, cut_points, resolve_scoring
 from rfm.customers._segments import resolve_rules
-from rfm.engine import Engine, Table
+from rfm.engine import EngineSettings, Table, open_engine
 from rfm.errors import EngineError, InputError, RfmWarning
 from rfm.inputs import OrdersSource, diagnose, open_orders, parse_date
 
@@ -49,18 +49,43 @@ class OrderHistory:
         config: Config | str | Path | dict[str, Any] | None = None,
         *,
         table: str | None = None,
+        engine: str | None = None,
         memory_limit: str | None = None,
         threads: int | None = None,
         temp_directory: str | None = None,
         progress: bool = False,
+        spark_remote: str | None = None,
     ) -> None:
         started = time.perf_counter()
         self.config = load_config(config)
-        self.engine = Engine(memory_limit=memory_limit, threads=threads, temp_directory=temp_directory, progress=progress)
+        self.engine = open_engine(
+            self.engine_settings(
+                self.config, source, engine, spark_remote,
+                memory_limit=memory_limit, threads=threads, temp_directory=temp_directory, progress=progress,
+            )
+        )
         self.source: OrdersSource = open_orders(self.engine, source, self.config.input, table=table)
         self._orders: Table | None = None
         self._dates: tuple[date | None, date | None] | None = None
         self.load_seconds = time.perf_counter() - started
+
+    @staticmethod
+    def engine_settings(
+        config: Config, source: Any, name: str | None, remote: str | None, **duckdb: Any
+    ) -> EngineSettings:
+        """The engine to open: ``name`` (``--engine``), else config ``engine.name``; a Spark DataFrame
+        input runs on Spark, in its own session."""
+        session = source.sparkSession if type(source).__module__.startswith("pyspark.sql") else None
+        chosen = name or ("spark" if session is not None else config.engine.name)
+        if session is not None and chosen != "spark":
+            raise InputError("a Spark DataFrame is scored by the Spark engine; drop --engine duckdb (or engine.name)")
+        return EngineSettings(
+            name=chosen,  # type: ignore[arg-type]
+            remote=remote or config.engine.remote,
+            conf=dict(config.engine.conf),
+            session=session,
+            **duckdb,
+        )
 
     def close(self) -> None:
         """Free the engine (its tables, results that own them included) before the object is collected."""

@@ -1,27 +1,33 @@
 """The one seam to the database.
 
 Every statement ``rfm`` runs goes through an :class:`Engine`: DuckDB in
-process today.  It owns the connection and its settings, runs the named
-blocks of ``queries/<capability>/*.sql`` with bound parameters, names and
+process by default (:class:`DuckDBEngine`), or Apache Spark
+(:class:`SparkEngine`, the ``rfm[spark]`` extra) for order histories that live
+in a lakehouse.  An engine owns the connection and its settings, runs the
+named blocks of ``queries/<capability>/*.sql`` with bound parameters, names and
 drops the tables it materialises, registers small frames, reads the inputs
 into a normalised order-line view, and hands results back as polars frames
 or streams them to files.  No module outside this package imports ``duckdb``
-or writes SQL.
+or ``pyspark`` or writes SQL.
 
->>> engine = Engine(memory_limit="4GB")                          # doctest: +SKIP
+>>> engine = open_engine(EngineSettings(memory_limit="4GB"))     # doctest: +SKIP
 >>> totals = engine.create("customers.build_customer_totals",    # doctest: +SKIP
 ...                        {"lines": lines}, as_of=day, window_start=None)
 >>> engine.fetch("customers.totals_stats", {"totals": totals})   # doctest: +SKIP
 """
 
+from rfm.engine._duckdb import DuckDBEngine
 from rfm.engine._engine import Engine
 from rfm.engine._errors import first_line
 from rfm.engine._queries import Query, load_queries, queries_dir, query
+from rfm.engine._settings import EngineSettings, open_engine
 from rfm.engine._sources import LineSpec, type_class
 from rfm.engine._tables import QueryRows, Relation, Table, quote_ident
 
 __all__ = [
+    "DuckDBEngine",
     "Engine",
+    "EngineSettings",
     "LineSpec",
     "Query",
     "QueryRows",
@@ -29,6 +35,7 @@ __all__ = [
     "Table",
     "first_line",
     "load_queries",
+    "open_engine",
     "queries_dir",
     "query",
     "quote_ident",

@@ -1,22 +1,21 @@
-"""Reading inputs into the engine, and the normalised order-line view.
+"""The normalised order-line view, and the error-path queries that find a bad value.
 
 The one place where SQL is generated rather than loaded from ``queries/``: the
-readers (CSV, whitespace text, Parquet, a DuckDB database file, an in-memory
-frame) and the view that gives every order-line input the same shape
+view that gives every order-line input the same shape
 (:meth:`Sources.order_lines`).  Which column plays which role and how it
 must be read is decided by :mod:`rfm.inputs` and handed over as a
-:class:`LineSpec`; identifiers are quoted by :func:`quote_ident`, values are
-bound (the date format and the excluded statuses through DuckDB variables).
-The error-path queries that find a bad value's line live here too.
+:class:`LineSpec`; identifiers are quoted by :func:`quote_ident`.  The SQL is
+written once, in DuckDB's dialect, like the blocks of ``queries/``; each engine
+supplies four small hooks (how a value reaches a view, a row's hash, a row's
+number in input order, and its dialect) and reads its inputs itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from rfm.engine._errors import translated
 from rfm.engine._tables import Table, quote_ident
 
 if TYPE_CHECKING:
@@ -60,75 +59,28 @@ class LineSpec:
 
 
 class Sources:
-    """Input readers and the order-line view (mixed into :class:`~rfm.engine.Engine`)."""
+    """The order-line view and the error-path queries (mixed into :class:`~rfm.engine.Engine`)."""
 
-    # --- raw inputs ---------------------------------------------------------------------
+    # --- hooks each engine supplies ----------------------------------------------------------
 
-    def read_csv(
-        self: Engine,
-        paths: str | list[str],
-        *,
-        sep: str | None = None,
-        header: bool | None = None,
-        decimal: str = ".",
-        names: Sequence[str] | None = None,
-        all_varchar: bool = False,
-    ) -> Table:
-        """CSV files as a view; options left None are sniffed."""
-        kwargs: dict[str, Any] = {}
-        if sep is not None:
-            kwargs["sep"] = sep
-        if header is not None:
-            kwargs["header"] = header
-        if decimal != ".":
-            kwargs["decimal"] = decimal
-        if names is not None:
-            kwargs["names"] = list(names)
-        if all_varchar:
-            kwargs["all_varchar"] = True
-        return self._reader_view("raw", lambda: self._con.read_csv(paths, **kwargs))
+    def _variable(self, name: str, value: Any) -> str:
+        """SQL that reads ``value`` inside a view (which cannot bind parameters)."""
+        raise NotImplementedError
 
-    def read_whitespace(self: Engine, paths: str | list[str], *, names: Sequence[str], skip_header: bool) -> Table:
-        """Fixed-layout text with runs of spaces or tabs between fields (e.g. CDNOW), every field text."""
-        lines = self._reader_view(
-            "raw_lines",
-            lambda: self._con.read_csv(
-                paths, sep="\x1f", header=False, columns={"line": "VARCHAR"}, quotechar="", auto_detect=False,
-                skiprows=int(skip_header),
-            ),
-        )
-        fields = ", ".join(f"nullif(parts[{i + 1}], '') AS {quote_ident(n)}" for i, n in enumerate(names))
-        return self._view(
-            "raw",
-            f"SELECT {fields} FROM (SELECT string_split_regex(trim(regexp_replace(line, '\\s+', ' ', 'g')), ' ') "
-            f"AS parts FROM {quote_ident(lines._name)} WHERE trim(line) <> '')",
-            (lines,),
-        )
+    def _row_hash(self, raw: Table) -> str:
+        """SQL for a hash of a whole input row (alias ``r``): finds exact duplicate lines."""
+        raise NotImplementedError
 
-    def read_parquet(self: Engine, paths: str | list[str]) -> Table:
-        return self._reader_view("raw", lambda: self._con.read_parquet(paths))
+    def _row_number(self) -> str:
+        """SQL numbering the rows of one input in input order (inside :meth:`single_thread`)."""
+        raise NotImplementedError
 
-    def database_tables(self: Engine, path: str) -> list[str]:
-        """Attach a DuckDB database file read-only; the names of its tables."""
-        alias = f"rfm_src_{next(self._serial)}"
-        self._execute(f"ATTACH $path AS {quote_ident(alias)} (READ_ONLY)", {"path": path})
-        self._attached = alias
-        rows = self._rows(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = $c ORDER BY 1", {"c": alias}
-        )
-        return [r[0] for r in rows]
+    def _generated(self, sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+        """Generated DuckDB SQL (and its parameters) in this engine's dialect."""
+        raise NotImplementedError
 
-    def read_database_table(self: Engine, table: str) -> Table:
-        """A table of the database attached by :meth:`database_tables`, as a view."""
-        if self._attached is None:
-            raise TypeError("read_database_table: no database attached; call database_tables(path) first")
-        return self._view("raw", f"SELECT * FROM {quote_ident(self._attached)}.{quote_ident(table)}")
-
-    def _reader_view(self: Engine, label: str, make: Any) -> Table:
-        name = self._new_name(label)
-        with translated():
-            make().create_view(name)
-        return Table(self, name, "view", label)
+    def _query_rows(self, sql: str, params: dict[str, Any] | None, limit: int | None = None) -> list[tuple[Any, ...]]:
+        return self._rows(*self._generated(sql, params), limit=limit)  # type: ignore[attr-defined]
 
     # --- the normalised order lines -------------------------------------------------------
 
@@ -140,33 +92,34 @@ class Sources:
         if self._lines_built:
             raise TypeError("order_lines: this engine already has an order-line view; open another Engine")
         self._lines_built = True
-        self._execute("SET VARIABLE rfm_date_format = $fmt", {"fmt": spec.date_format})
-        self._execute(
-            "SET VARIABLE rfm_excluded_statuses = CAST($s AS VARCHAR[])",
-            {"s": [status.lower().strip() for status in spec.excluded_statuses]},
-        )
-        select = f"SELECT {', '.join(_select_list(spec))} FROM {quote_ident(raw._name)} AS r"
-        return self._view("order_lines", select, (raw,))
+        fmt = self._variable("rfm_date_format", spec.date_format) if spec.date_format is not None else None
+        statuses = [status.lower().strip() for status in spec.excluded_statuses]
+        excluded = self._variable("rfm_excluded_statuses", statuses) if statuses else None
+        self._excluded = excluded
+        select = f"SELECT {', '.join(_select_list(spec, fmt, excluded, self._row_hash(raw)))} FROM {quote_ident(raw._name)} AS r"
+        return self._view("order_lines", self._generated(select, None)[0], (raw,))
 
     def first_value(self: Engine, raw: Table, column: str) -> Any:
         """The first non-empty value of a raw column (for messages)."""
         col = quote_ident(column)
-        row = self._first(f"SELECT {col} FROM {quote_ident(raw._name)} WHERE {col} IS NOT NULL LIMIT 1", None)
-        return row[0] if row else None
+        rows = self._query_rows(f"SELECT {col} FROM {quote_ident(raw._name)} WHERE {col} IS NOT NULL LIMIT 1", None)
+        return rows[0][0] if rows else None
 
     def parses_as_date(self: Engine, value: str, fmt: str) -> bool:
-        row = self._first("SELECT try_strptime($v, $f) IS NOT NULL", {"v": value, "f": fmt})
-        return bool(row and row[0])
+        rows = self._query_rows("SELECT try_strptime($v, $f) IS NOT NULL", {"v": value, "f": fmt})
+        return bool(rows and rows[0][0])
 
     def first_missing(self: Engine, raw: Table, spec: LineSpec, column: str) -> tuple[Any, int] | None:
         """(customer id, row number) of the first kept line whose ``column`` is empty."""
         cust = quote_ident(spec.columns["customer_id"])  # type: ignore[arg-type]
         with self.single_thread():  # file order, so the row number is the line's
-            return self._first(
-                f"SELECT c, n FROM (SELECT {cust} AS c, {quote_ident(column)} AS v, {_kept_line(spec)} AS kept, "
-                f"row_number() OVER () AS n FROM {quote_ident(raw._name)}) WHERE kept AND v IS NULL ORDER BY n LIMIT 1",
+            rows = self._query_rows(
+                f"SELECT c, n FROM (SELECT {cust} AS c, {quote_ident(column)} AS v, {_kept_line(spec, self._excluded)} "
+                f"AS kept, {self._row_number()} AS n FROM {quote_ident(raw._name)} AS r) "
+                "WHERE kept AND v IS NULL ORDER BY n LIMIT 1",
                 None,
             )
+            return rows[0] if rows else None
 
     def first_unparsed(
         self: Engine,
@@ -184,40 +137,42 @@ class Sources:
         if parse == "number":
             parsed = f"TRY_CAST({q} AS DOUBLE)" if decimal == "." else f"TRY_CAST(replace({q}, ',', '.') AS DOUBLE)"
         elif spec.date_format is not None:
-            parsed = f"try_strptime(CAST({q} AS VARCHAR), getvariable('rfm_date_format'))"
+            parsed = f"try_strptime(CAST({q} AS VARCHAR), {self._variable('rfm_date_format', spec.date_format)})"
         else:
             parsed = f"TRY_CAST(CAST({q} AS VARCHAR) AS DATE)"
-        kept = _kept_line(spec) if only_kept else "true"
+        kept = _kept_line(spec, self._excluded) if only_kept else "true"
         with self.single_thread():  # file order, so the row number is the line's
-            return self._first(
+            rows = self._query_rows(
                 f"SELECT v, n FROM (SELECT CAST({q} AS VARCHAR) AS v, {parsed} AS parsed, {kept} AS kept, "
-                f"row_number() OVER () AS n FROM {quote_ident(raw._name)}) "
+                f"{self._row_number()} AS n FROM {quote_ident(raw._name)} AS r) "
                 "WHERE kept AND v IS NOT NULL AND parsed IS NULL ORDER BY n LIMIT 1",
                 None,
             )
+            return rows[0] if rows else None
 
 
-def _excluded_status(spec: LineSpec) -> str:
+def _excluded_status(spec: LineSpec, excluded: str | None) -> str:
     """SQL true for a line whose status is in input.excluded_statuses (the view's
     ``excluded`` column: the one place every scan takes the classification from)."""
-    if spec.columns["status"] is None:
+    if spec.columns["status"] is None or excluded is None:
         return "false"
     status = f"lower(trim(CAST({quote_ident(spec.columns['status'])} AS VARCHAR)))"
-    return f"coalesce(list_contains(getvariable('rfm_excluded_statuses'), {status}), false)"
+    return f"coalesce(list_contains({excluded}, {status}), false)"
 
 
-def _kept_line(spec: LineSpec) -> str:
+def _kept_line(spec: LineSpec, excluded: str | None) -> str:
     """SQL true for a line that is kept: a customer id and a status not excluded.
 
     Only kept lines must hold valid values: a cancelled line with an empty or
     unreadable date or amount is dropped and counted like any cancelled line."""
-    return f"({quote_ident(spec.columns['customer_id'])} IS NOT NULL AND NOT {_excluded_status(spec)})"  # type: ignore[arg-type]
+    return f"({quote_ident(spec.columns['customer_id'])} IS NOT NULL AND NOT {_excluded_status(spec, excluded)})"  # type: ignore[arg-type]
 
 
-def _select_list(spec: LineSpec) -> list[str]:
+def _select_list(spec: LineSpec, fmt: str | None, excluded: str | None, row_hash: str) -> list[str]:
+    """The view's columns; ``fmt`` and ``excluded`` read the date format and the excluded statuses."""
     m = spec.columns
     cust = quote_ident(m["customer_id"])  # type: ignore[arg-type]
-    known = _kept_line(spec)
+    known = _kept_line(spec, excluded)
 
     def required(expr: str, col: str, role: str) -> str:
         # NULL in a required column of a kept line is an error, raised by the scan.
@@ -235,8 +190,8 @@ def _select_list(spec: LineSpec) -> list[str]:
         text = date_col if dtype == "VARCHAR" else f"CAST({date_col} AS VARCHAR)"
         if spec.date_format is not None:
             date_expr = lenient(
-                f"CAST(strptime({text}, getvariable('rfm_date_format')) AS DATE)",
-                f"CAST(try_strptime({text}, getvariable('rfm_date_format')) AS DATE)",
+                f"CAST(strptime({text}, {fmt}) AS DATE)",
+                f"CAST(try_strptime({text}, {fmt}) AS DATE)",
             )
         else:
             date_expr = lenient(f"CAST({text} AS DATE)", f"TRY_CAST({text} AS DATE)")
@@ -256,7 +211,7 @@ def _select_list(spec: LineSpec) -> list[str]:
         order_expr = quote_ident(m["order_id"])  # type: ignore[arg-type]
         order_sql = required(order_expr, order_expr, "order_id")
     elif spec.order_id == "line":
-        order_sql = "hash(r)"
+        order_sql = row_hash
     else:  # customer_day: the day is the order
         order_sql = f"CAST({date_expr} AS VARCHAR)"
 
@@ -271,7 +226,7 @@ def _select_list(spec: LineSpec) -> list[str]:
         f"{required(amount_expr, amount_col, 'amount')} AS amount",
         f"{optional('category', 'CAST({} AS VARCHAR)')} AS category",
         f"{optional('status', 'lower(trim(CAST({} AS VARCHAR)))')} AS status",
-        f"{_excluded_status(spec)} AS excluded",
+        f"{_excluded_status(spec, excluded)} AS excluded",
         f"{optional('quantity', 'CAST({} AS DOUBLE)')} AS quantity",
-        "hash(r) AS line_hash",
+        f"{row_hash} AS line_hash",
     ]

@@ -51,15 +51,27 @@ class Table(Relation):
     ``tables=`` input of a block; it is dropped when the handle is
     garbage-collected (views keep the handles they read alive)."""
 
-    def __init__(self, engine: Engine, name: str, kind: str, label: str, deps: tuple[Table, ...] = ()) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        kind: str,
+        label: str,
+        deps: tuple[Table, ...] = (),
+        *,
+        order: tuple[str, ...] = (),
+    ) -> None:
         self.engine = engine
         self.label = label
         self._name = name
         self._deps = deps
+        # The ORDER BY its rows were built in, for engines that do not keep a table's row order (Spark).
+        self._order = order
         weakref.finalize(self, engine._discard, name, kind).atexit = False
 
     def _select(self) -> tuple[str, dict[str, Any] | None]:
-        return f"SELECT * FROM {quote_ident(self._name)}", None
+        order = f" ORDER BY {', '.join(self._order)}" if self._order else ""
+        return f"SELECT * FROM {quote_ident(self._name)}{order}", None
 
     @property
     def columns(self) -> dict[str, str]:
@@ -67,7 +79,7 @@ class Table(Relation):
         return self.engine._describe(self._name)
 
     def count(self) -> int:
-        return int(self.engine._first(f"SELECT count(*) FROM {quote_ident(self._name)}", None)[0])
+        return int(self.engine._rows(f"SELECT count(*) FROM {quote_ident(self._name)}", None)[0][0])
 
     def __repr__(self) -> str:
         return f"<Table {self.label}>"

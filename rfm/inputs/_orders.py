@@ -68,7 +68,7 @@ def describe_source(source: Any) -> str:
 
 def open_orders(engine: Engine, source: Any, cfg: InputConfig, *, table: str | None = None) -> OrdersSource:
     """Read ``source`` into ``engine`` and build its normalised order-line view."""
-    label = describe_source(source)
+    label = describe_source(source) if source is not None else str(table or cfg.table or "orders")
     raw, options = _read(engine, source, cfg, table)
     columns = raw.columns
     if not columns:
@@ -94,6 +94,15 @@ def open_orders(engine: Engine, source: Any, cfg: InputConfig, *, table: str | N
 def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> tuple[Table, dict[str, Any] | None]:
     """The raw input as an engine table, and the options to re-read it as text (CSV files only)."""
     label = describe_source(source)
+    spark = engine.name == "spark"
+    if source is None:
+        if spark and (table or cfg.table):
+            return engine.read_table(table or cfg.table), None  # type: ignore[attr-defined]
+        raise InputError(
+            "no orders given; pass a file (or, with --engine spark, --table catalog.schema.table)"
+        )
+    if spark and isinstance(source, str) and _is_uri(source):  # s3://, hdfs://, dbfs:/ ... : Spark reads it
+        return _read_uri(engine, source, cfg), None
     if not isinstance(source, (str, Path)):
         try:
             return engine.register(source, label="raw"), None
@@ -108,6 +117,10 @@ def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> t
     lower = text.lower()
     if not is_glob and not path.exists():
         raise InputError(f"{text}: file not found; check the path")
+    if path.is_dir() and (path / "_delta_log").is_dir():
+        if not spark:
+            raise InputError(f"{text}: is a Delta table; read it with --engine spark (and the delta-spark package)")
+        return engine.read_delta(text), None  # type: ignore[attr-defined]
     if path.is_dir():
         parquet = sorted(path.rglob("*.parquet"))
         csvs = sorted(p for p in path.rglob("*") if str(p).lower().endswith(_CSV_SUFFIXES))
@@ -121,11 +134,30 @@ def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> t
             raise InputError(f"{text}: no file matches this pattern")
         return _parquet(engine, text, text), None
     if lower.endswith(_DUCKDB_SUFFIXES):
+        if spark:
+            raise InputError(f"{text}: a DuckDB database file cannot be read by Spark; export the table to Parquet")
         return _database(engine, text, table or cfg.table), None
     if lower.endswith(_CSV_SUFFIXES) or is_glob:  # a glob without a CSV ending: row numbers, not lines
         return _csv(engine, text, cfg, text, rereadable=lower.endswith(_CSV_SUFFIXES))
     raise InputError(
         f"{text}: unknown file type; use .csv/.tsv/.txt (optionally .gz), .parquet, or a DuckDB .duckdb/.db file"
+    )
+
+
+def _is_uri(text: str) -> bool:
+    return re.match(r"^[a-z][a-z0-9+.-]*:/", text, re.I) is not None and not re.match(r"^[a-z]:[\\/]", text, re.I)
+
+
+def _read_uri(engine: Engine, uri: str, cfg: InputConfig) -> Table:
+    """A path only Spark can see (object store, HDFS, DBFS): the format by its ending, a folder as Parquet."""
+    lower = uri.lower().rstrip("/")
+    if lower.endswith(_CSV_SUFFIXES):
+        return _csv(engine, uri, cfg, uri, rereadable=False)[0]
+    if lower.endswith(_PARQUET_SUFFIXES) or uri.endswith("/"):
+        return _parquet(engine, uri, uri)
+    raise InputError(
+        f"{uri}: cannot tell the format; end the path with .parquet or .csv, end a folder of Parquet files "
+        "with /, or read a catalog table with --table"
     )
 
 

@@ -10,7 +10,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import rfm
-from rfm.engine import Engine, Table
+from rfm.engine import DuckDBEngine as Engine
+from rfm.engine import Table
 from rfm.errors import DataError, EngineError
 from rfm.inputs import InputConfig, open_orders
 

@@ -23,7 +23,7 @@ import vl_convert as vlc
 from polars.testing import assert_frame_equal
 
 from rfm.customers import load_config
-from rfm.engine import Engine
+from rfm.engine import DuckDBEngine as Engine
 from rfm.errors import ConfigError, InputError
 from rfm.pipeline import Orders
 from rfm.reporting import KINDS, Leads, final_spec, load_definition, run_report, write_report

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 
 from rfm.churn import Backtest, ChurnModel, add_churn
 from rfm.churn import run_backtest as churn_backtest
@@ -84,9 +83,14 @@ def score_customers(
     table: str | None = None,
     churn: str | None = None,
     offers: Any = None,
+    engine: str | None = None,
 ) -> CustomerScores:
-    """Load ``orders`` and score it: the full result (table, scoring, stats, warnings)."""
-    return Orders(orders, config, table=table).score(as_of=as_of, scoring=scoring, churn=churn, offers=offers)
+    """Load ``orders`` and score it: the full result (table, scoring, stats, warnings).
+
+    ``engine``: ``duckdb`` (default) or ``spark``; a Spark DataFrame is scored on Spark."""
+    return Orders(orders, config, table=table, engine=engine).score(
+        as_of=as_of, scoring=scoring, churn=churn, offers=offers
+    )
 
 
 def score(
@@ -98,9 +102,17 @@ def score(
     table: str | None = None,
     churn: str | None = None,
     offers: Any = None,
-) -> pl.DataFrame:
-    """One row per customer: metrics, 1..N scores, segment, action; churn/CLV and next best offer when asked."""
-    return score_customers(orders, config, as_of=as_of, scoring=scoring, table=table, churn=churn, offers=offers).table
+    engine: str | None = None,
+) -> Any:
+    """One row per customer: metrics, 1..N scores, segment, action; churn/CLV and next best offer when asked.
+
+    A polars DataFrame; given a Spark DataFrame, a Spark DataFrame (scored on Spark, where the data is)."""
+    result = score_customers(
+        orders, config, as_of=as_of, scoring=scoring, table=table, churn=churn, offers=offers, engine=engine
+    )
+    if type(orders).__module__.startswith("pyspark.sql"):
+        return result.to_spark()
+    return result.table
 
 
 def run_backtest(
@@ -111,15 +123,17 @@ def run_backtest(
     horizon_days: int | None = None,
     table: str | None = None,
     offers: OfferCatalogue | str | Path | dict[str, Any] | None = None,
+    engine: str | None = None,
+    spark_remote: str | None = None,
 ) -> Backtest:
     """The churn backtest (``rfm.churn.run_backtest``) of ``orders`` (a source, or orders already loaded,
     which it reuses); with an offer catalogue, also the top offer's hit rate over the same holdout."""
     if isinstance(orders, OrderHistory):
-        if config is not None or table is not None:
-            raise TypeError("run_backtest: the orders are already loaded with their config; drop config= and table=")
+        if config is not None or table is not None or engine is not None:
+            raise TypeError("run_backtest: the orders are already loaded with their config; drop config=, table=, engine=")
         history = orders
     else:
-        history = Orders(orders, config, table=table)
+        history = Orders(orders, config, table=table, engine=engine, spark_remote=spark_remote)
     result = churn_backtest(history, calibration_end=calibration_end, horizon_days=horizon_days)
     if offers is None:
         return result

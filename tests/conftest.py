@@ -56,3 +56,30 @@ def _quiet_rfm_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RfmWarning)
         yield
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the whole test run (started as rfm starts it: ANSI on, UTC).
+
+    CI installs the ``rfm[spark]`` extra and a JVM and sets RFM_REQUIRE_ENGINES=1, so the
+    engine tests never skip there; elsewhere they skip with the reason."""
+    import os
+    import shutil
+
+    from rfm.engine._settings import spark_available
+
+    missing = None
+    if not spark_available():
+        missing = "the rfm[spark] extra: pip install -e '.[test,spark]'"
+    elif not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        missing = "Java 17+ (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
+    if missing:
+        if os.environ.get("RFM_REQUIRE_ENGINES"):
+            pytest.fail(f"the Spark tests need {missing} (RFM_REQUIRE_ENGINES is set: CI never skips them)")
+        pytest.skip(f"the Spark tests need {missing}")
+    from rfm.engine._spark import SparkEngine
+
+    session = SparkEngine._start(None, {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "4"})
+    yield session
+    session.stop()

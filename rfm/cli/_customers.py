@@ -22,6 +22,8 @@ def load_orders(args: argparse.Namespace) -> Orders:
         args.orders,
         args.config,
         table=args.table,
+        engine=args.engine,
+        spark_remote=args.spark_remote,
         memory_limit=args.memory_limit,
         threads=args.threads,
         temp_directory=args.temp_directory,
@@ -31,9 +33,13 @@ def load_orders(args: argparse.Namespace) -> Orders:
 
 def cmd_score(args: argparse.Namespace) -> int:
     output_format(args.out)  # fail before the work on a bad extension
+    if args.out_table and args.engine != "spark" and load_config(args.config).engine.name != "spark":
+        raise InputError(f"--out-table {args.out_table}: catalog tables are written by Spark; add --engine spark")
     result = load_orders(args).score(
         as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
     )
+    if args.out_table:  # first: a failed table write leaves no scores file claiming success
+        result.write_table(args.out_table)
     result.write(args.out)
     if args.save_scoring:
         result.scoring.save(args.save_scoring)
@@ -94,7 +100,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     result = run_backtest(
         args.orders, args.config, calibration_end=args.calibration_end, horizon_days=parse_days(args.horizon),
-        table=args.table, offers=args.offers,
+        table=args.table, offers=args.offers, engine=args.engine, spark_remote=args.spark_remote,
     )
     print(result.report())
     if args.out:

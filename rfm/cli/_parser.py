@@ -24,8 +24,19 @@ def _version() -> str:
         return "unknown"
 
 
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=("duckdb", "spark"),
+                   help="where the SQL runs: duckdb in process (default) or spark (needs rfm[spark] and Java, "
+                        "or --spark-remote); overrides engine.name")
+    p.add_argument("--spark-remote", metavar="URL",
+                   help="Spark Connect endpoint, e.g. sc://host:15002 (default: a local Spark session)")
+
+
 def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
-    p.add_argument("orders", help="order lines: .csv/.tsv/.txt(.gz), .parquet (file, glob or directory) or a DuckDB file")
+    p.add_argument("orders", nargs="?",
+                   help="order lines: .csv/.tsv/.txt(.gz), .parquet (file, glob or directory), a DuckDB file; "
+                        "with --engine spark also s3://, hdfs:// ... paths and Delta tables")
+    _engine_options(p)
     p.add_argument("--config", "-c", help="YAML config (columns, scoring, segments, ...); defaults when omitted")
     p.add_argument("--as-of", help="score as of this date, YYYY-MM-DD (inclusive); default: day after the last order")
     p.add_argument("--table", help=TABLE_HELP)
@@ -42,6 +53,8 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     if out:
         p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically)")
         p.add_argument("--save-scoring", help="also save the cut points used (JSON) to reuse on another snapshot")
+        p.add_argument("--out-table", help="with --engine spark: also write the scores to this catalog table "
+                                           "(catalog.schema.table), replacing it")
 
 
 def _lead_inputs(p: argparse.ArgumentParser) -> None:
@@ -75,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="rfm.cli._customers:cmd_offers")
 
     p = sub.add_parser("backtest", help="score as of a calibration end and compare churn/CLV with the holdout")
-    p.add_argument("orders", help="order lines (as for rfm score)")
+    p.add_argument("orders", nargs="?", help="order lines (as for rfm score)")
+    _engine_options(p)
     p.add_argument("--calibration-end", required=True, help="last day of the calibration period, YYYY-MM-DD")
     p.add_argument("--horizon", help="holdout length: 90d, 13w, 6m (default churn.horizon_days)")
     p.add_argument("--config", "-c", help="YAML config")
@@ -86,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="write a self-contained HTML report (segments, campaign or churn)")
     p.add_argument("kind", choices=("segments", "campaign", "churn"), help="which report")
-    p.add_argument("orders", help="order lines (as for rfm score)")
+    p.add_argument("orders", nargs="?", help="order lines (as for rfm score)")
+    _engine_options(p)
     p.add_argument("--out", "-o", required=True,
                    help="output .html; campaign CSV lists and --png/--svg charts go beside it")
     p.add_argument("--config", "-c", help="YAML config")

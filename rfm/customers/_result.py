@@ -98,6 +98,14 @@ class CustomerScores:
         """Write the customer table to .parquet or .csv, atomically (streamed from the engine)."""
         return self.sql_table.write(path)
 
+    def write_table(self, table: str) -> None:
+        """Write the customer table to a catalog table, replacing it (Spark engine only: ``--out-table``)."""
+        self.sql_table.engine.write_table(self.sql_table, table)
+
+    def to_spark(self) -> Any:
+        """The customer table as a Spark DataFrame (Spark engine only; lazy, in customer order)."""
+        return self.sql_table.engine.dataframe(self.sql_table)
+
     def churn_columns(self) -> Table:
         """The churn columns per customer (``customers.no_churn``'s shape): the churn step's, or none (NULL)."""
         if self.churn_table is not None:

@@ -31,6 +31,7 @@ import polars as pl
 from rfm.engine._queries import Query, query
 from rfm.engine._sources import Sources
 from rfm.engine._tables import QueryRows, Relation, Table
+from rfm.errors import EngineError
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection").
 FORMULA_START = r"^[=+\-@\t\r]"
@@ -109,6 +110,14 @@ class Engine(Sources):
 
     def close(self) -> None:
         """Free the connection: every table of this engine is gone with it."""
+
+    def dataframe(self, rel: Relation) -> Any:
+        """The rows as a Spark DataFrame (the Spark engine only)."""
+        raise EngineError(f"a Spark DataFrame comes from the Spark engine, not {self.name}; use engine spark")
+
+    def write_table(self, rel: Relation, table: str, *, mode: str = "overwrite") -> None:
+        """Write the rows to a catalog table (the Spark engine only)."""
+        raise EngineError(f"{table}: catalog tables are written by the Spark engine; use --engine spark")
 
     # --- what each engine implements -------------------------------------------------------
 

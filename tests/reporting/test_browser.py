@@ -13,6 +13,7 @@ Skipped when Chromium is not installed; ``.ci/run`` installs it, so CI runs it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("RFM_REQUIRE_ENGINES"):  # CI: a real browser, never skipped
+    raise RuntimeError("Chromium not installed and RFM_REQUIRE_ENGINES is set; .ci/run installs it")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not installed (apt-get install -y chromium); .ci/run installs it"
 )

@@ -1,0 +1,41 @@
+WITH classed AS (
+  SELECT
+    *,
+    CASE
+      WHEN customer_id IS NULL
+      THEN 'null_customer_id'
+      WHEN excluded
+      THEN 'excluded_status'
+      ELSE 'kept'
+    END AS line_class
+  FROM __rfm_table_groups
+), lines AS (
+  /* a kept line's amount as an exact 4-decimal value, as in build_customer_totals: */
+  /* both paths round every line once and decide purchase / return on that value */
+  SELECT
+    customer_id,
+    order_id,
+    line_class,
+    order_date,
+    copies,
+    CASE WHEN line_class = 'kept' THEN CAST(amount AS DECIMAL(18, 4)) END AS amount,
+    CASE WHEN :drop_duplicates THEN 1 ELSE copies END AS weight
+  FROM classed
+)
+SELECT
+  customer_id,
+  order_id,
+  line_class,
+  order_date,
+  SUM(copies) AS n_lines,
+  SUM(copies) - COUNT(*) AS n_duplicate_lines, /* cheaper than sum(copies - 1) */
+  CAST(COALESCE(SUM(amount * weight), 0) AS DECIMAL(18, 4)) AS net,
+  CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
+    amount > 0), 0) AS DECIMAL(18, 4)) AS gross,
+  CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
+    amount < 0), 0) AS DECIMAL(18, 4)) AS refunds,
+  SUM(copies) FILTER(WHERE
+    amount < 0) AS n_return_lines,
+  BOOL_OR(amount >= 0) AS is_purchase
+FROM lines
+GROUP BY ALL

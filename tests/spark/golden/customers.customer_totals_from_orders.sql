@@ -1,0 +1,32 @@
+WITH kept AS (
+  SELECT
+    customer_id,
+    order_id,
+    order_date,
+    n_return_lines,
+    gross,
+    refunds,
+    is_purchase,
+    (
+      :window_start IS NULL OR order_date >= :window_start
+    ) AS in_window
+  FROM __rfm_table_orders
+  WHERE
+    line_class = 'kept' AND order_date <= :as_of
+)
+SELECT
+  customer_id,
+  COALESCE(SUM(n_return_lines), 0) AS return_lines,
+  MIN(order_date) FILTER(WHERE
+    is_purchase) AS first_order_date,
+  MAX(order_date) FILTER(WHERE
+    is_purchase) AS last_order_date,
+  COUNT(DISTINCT order_id) FILTER(WHERE
+    is_purchase AND in_window) AS frequency,
+  COALESCE(SUM(CAST(gross AS DECIMAL(18, 4))) FILTER(WHERE
+    in_window), 0) AS gross,
+  COALESCE(SUM(CAST(refunds AS DECIMAL(18, 4))) FILTER(WHERE
+    in_window), 0) AS refunds
+FROM kept
+GROUP BY
+  customer_id

@@ -59,7 +59,7 @@ def _quiet_rfm_warnings():
 
 
 @pytest.fixture(scope="session")
-def spark_session():
+def spark_session(tmp_path_factory: pytest.TempPathFactory):
     """One local Spark session for the whole test run (started as rfm starts it: ANSI on, UTC).
 
     CI installs the ``rfm[spark]`` extra and a JVM and sets RFM_REQUIRE_ENGINES=1, so the
@@ -80,6 +80,9 @@ def spark_session():
         pytest.skip(f"the Spark tests need {missing}")
     from rfm.engine._spark import SparkEngine
 
-    session = SparkEngine._start(None, {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "4"})
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")  # catalog tables of the tests live here
+    session = SparkEngine._start(None, {
+        "spark.master": "local[2]", "spark.sql.shuffle.partitions": "4", "spark.sql.warehouse.dir": str(warehouse),
+    })
     yield session
     session.stop()

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "rfm"
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-CONTRACTS = 6
+CONTRACTS = 7
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
@@ -46,10 +46,13 @@ def test_a_new_import_circle_or_upward_import_breaks_the_contracts(tmp_path):
         fh.write("\nimport rfm.churn  # planted: capabilities are independent\n")
     with open(tmp_path / "rfm" / "inputs" / "_values.py", "a") as fh:
         fh.write("\nimport duckdb  # planted: only the engine talks to DuckDB\n")
+    with open(tmp_path / "rfm" / "engine" / "_sources.py", "a") as fh:
+        fh.write("\nimport sqlglot  # planted: only the Spark engine transpiles\n")
     result = lint_imports(tmp_path)
     assert result.returncode != 0
     for broken in ("No import circles, at any depth BROKEN", "Capabilities are independent of each other BROKEN",
-                   "Only the engine talks to DuckDB BROKEN"):
+                   "Only the engine talks to DuckDB and Spark BROKEN",
+                   "Only the Spark engine imports pyspark and sqlglot BROKEN"):
         assert broken in result.stdout, result.stdout[-3000:]
 
 

@@ -80,7 +80,7 @@ SELECT
     CAST(avg(c.monetary) AS DOUBLE) AS mean_monetary,
     avg(c.churn_risk) AS mean_churn_risk,
     median(c.churn_risk) AS median_churn_risk,
-    avg(CASE WHEN c.p_alive < 0.5 THEN 1.0 WHEN c.p_alive >= 0.5 THEN 0.0 END) AS likely_gone_share,
+    avg(CASE WHEN c.p_alive < 0.5 THEN 1 WHEN c.p_alive >= 0.5 THEN 0 END) AS likely_gone_share,
     sum(c.clv) AS clv,
     CAST(sum(c.recent_revenue) AS DOUBLE) AS recent_revenue,
     sum(c.recent_revenue * (1 - c.p_alive)) AS revenue_at_risk,
@@ -112,11 +112,21 @@ ORDER BY cells.r_score DESC, cells.f_score;
 
 -- name: rf_segments
 -- The largest segment of every non-empty R x F cell, with its share of the cell.
+-- (A filter on the window in a subquery, not QUALIFY: Spark has none.)
 -- params: none
 -- tables: customers
-SELECT r_score, f_score, segment, customers, customers / sum(customers) OVER (PARTITION BY r_score, f_score) AS cell_share
-FROM (SELECT r_score, f_score, segment, count(*) AS customers FROM {customers} GROUP BY ALL)
-QUALIFY row_number() OVER (PARTITION BY r_score, f_score ORDER BY customers DESC, segment) = 1
+SELECT r_score, f_score, segment, customers, cell_share
+FROM (
+    SELECT r_score, f_score, segment, customers,
+           customers / sum(customers) OVER (PARTITION BY r_score, f_score) AS cell_share,
+           row_number() OVER (PARTITION BY r_score, f_score ORDER BY customers DESC, segment) AS place
+    FROM (
+        SELECT r_score, f_score, segment, count(*) AS customers
+        FROM {customers}
+        GROUP BY r_score, f_score, segment
+    ) AS cell_segments
+) AS ranked
+WHERE place = 1
 ORDER BY r_score DESC, f_score;
 
 -- name: metric_ranges
@@ -203,5 +213,5 @@ LIMIT $top;
 SELECT b.segment AS from_segment, c.segment AS to_segment, count(*) AS customers
 FROM {customers} AS c
 LEFT JOIN {before} AS b USING (customer_id)
-GROUP BY ALL
-ORDER BY ALL;
+GROUP BY b.segment, c.segment
+ORDER BY from_segment, to_segment;

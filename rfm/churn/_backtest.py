@@ -49,6 +49,10 @@ class Backtest:
     by_segment: pl.DataFrame | None = None
     failures: dict[str, str] = field(default_factory=dict)
     offers: dict[str, Any] | None = None
+    #: Per customer, by customer_id (``run_backtest(keep_predictions=True)`` only): segment, x,
+    #: actual_orders, actual_revenue and each method's churn_risk, expected_orders, expected_aov
+    #: and clv (suffixed ``_<method>``).  Not saved: one row per customer.
+    predictions: pl.DataFrame | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,8 +136,12 @@ def run_backtest(
     *,
     calibration_end: date | str,
     horizon_days: int | None = None,
+    keep_predictions: bool = False,
 ) -> Backtest:
-    """Score ``orders`` as of ``calibration_end`` with both churn methods and compare with the holdout."""
+    """Score ``orders`` as of ``calibration_end`` with both churn methods and compare with the holdout.
+
+    ``keep_predictions`` keeps the per-customer predictions and actuals on the
+    result (:attr:`Backtest.predictions`); by default only the summaries are kept."""
     cal_end = parse_date(calibration_end, "calibration_end")
     horizon = int(horizon_days or orders.config.churn.horizon_days)
     if horizon <= 0:
@@ -207,6 +215,8 @@ def run_backtest(
                 (pl.col("expected_orders") * pl.col("expected_aov")).sum().alias(f"predicted_revenue_{method}"),
             )
         )
+    if keep_predictions:
+        result.predictions = _predictions(actual, repeats, per_method)
     result.by_frequency = (
         _merge(freq_frames, ["x_group", "x_order"], ["customers", "actual"]).sort("x_order").drop("x_order")
     )
@@ -217,6 +227,17 @@ def run_backtest(
         .drop("_o")
     )
     return result
+
+
+def _predictions(actual: pl.DataFrame, repeats: pl.DataFrame, per_method: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Each customer's actuals and every method's predictions side by side, by customer_id."""
+    segments = next(iter(per_method.values())).select("customer_id", "segment")
+    out = segments.join(repeats, on="customer_id", how="left").join(actual, on="customer_id", how="left")
+    values = ("churn_risk", "expected_orders", "expected_aov", "clv")
+    for method, frame in per_method.items():
+        named = frame.select("customer_id", *(pl.col(c).alias(f"{c}_{method}") for c in values))
+        out = out.join(named, on="customer_id", how="left")
+    return out.sort("customer_id")
 
 
 def _merge(frames: list[pl.DataFrame], keys: list[str], shared: list[str]) -> pl.DataFrame:

@@ -17,13 +17,27 @@ What the transform does, and why:
 * ``list[i]`` -> ``try_element_at(list, i)``: DuckDB lists are 1-based, Spark's
   ``[]`` is 0-based (an untouched index silently gives another element).
 * ``len(list)`` -> ``size(list)`` (no block takes the length of a string).
-* ``list_position(l, x)`` -> ``nullif(array_position(l, x), 0)`` (DuckDB: NULL when absent).
+* ``list_position(l, x)`` -> ``CAST(nullif(array_position(l, x), 0) AS INT)`` (DuckDB: an INTEGER, NULL when absent).
 * ``list_sum(l)`` -> ``aggregate(l, 0D, ...)``; ``try_strptime`` ->
   ``try_to_timestamp`` with the format translated; ``error()`` -> ``raise_error()``.
 * ``range(a, b) AS t(k)`` as a table -> ``(SELECT explode(sequence(a, b - 1)) AS k) AS t``.
 * ``CAST(x AS <enum type>)`` -> ``x`` (enums are a DuckDB storage choice).
+* ``quantile_cont(x, p)`` and ``percentile_cont(p) WITHIN GROUP (ORDER BY x)`` ->
+  ``percentile(x, p)``: Spark's exact percentile interpolates linearly at
+  ``(n - 1) * p`` as DuckDB does (sqlglot would write Spark's one-argument
+  ``percentile_cont`` wrongly, or ``percentile_approx``).  ``median`` stays
+  ``median`` (Spark's is ``percentile(x, 0.5)``).  Same results for INTEGER and
+  DOUBLE columns; of a DECIMAL column DuckDB's is a DECIMAL of the column's scale,
+  Spark's a DOUBLE (cast the column to DOUBLE in the block for the same number).
 * ``rfm_*`` macro calls (``CREATE MACRO`` blocks) -> the macro body, arguments
   substituted: Spark SQL has no macros.
+* ``max_by(x, y, n)`` / ``min_by(x, y, n)`` (Spark has only the two-argument
+  form) -> ``transform(slice(sort_array(collect_list(struct(y, x)), desc), 1, n), e -> e.v)``:
+  the ``x`` of the ``n`` largest (smallest) ``y``, in that order; rows with a
+  NULL ``x`` or ``y`` are skipped, as DuckDB does.  Equal ``y``: DuckDB's order
+  is arbitrary, Spark's is by ``x``; give the key a tie-break to make it exact.
+* Every rule also applies inside what another rule rewrote (sqlglot's
+  ``transform`` does not descend into a replaced node; :func:`_fix_all` does).
 
 A block that cannot be expressed this way has a Spark variant next to it in
 ``queries/`` (``-- name: <block>__spark``), which :func:`spark_block` prefers.
@@ -127,10 +141,22 @@ def _fix(node: exp.Expression) -> exp.Expression:
         return _range_table(node)
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.USERDEFINED:
         return node.this
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:  # DuckDB quantile_cont(x, p)
+        return _fn("percentile", node.this, node.expression)
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+        keys = node.expression.expressions if isinstance(node.expression, exp.Order) else []
+        if len(keys) != 1 or keys[0].args.get("desc"):
+            raise TranspileError(f"{node.sql('duckdb')}: write quantile_cont(x, p) for Spark")
+        return _fn("percentile", keys[0].this, node.this.this)
+    if isinstance(node, (exp.ArgMax, exp.ArgMin)) and node.args.get("count") is not None:
+        return _top_n(node)
     if isinstance(node, exp.Div):
         return exp.Div(this=_as_double(node.this), expression=_as_double(node.expression))
     if isinstance(node, exp.Bracket) and len(node.expressions) == 1 and not node.args.get("offset"):
-        return _fn("try_element_at", node.this, node.expressions[0])
+        index = node.expressions[0]
+        if isinstance(index, exp.Literal) and not index.is_string:  # sqlglot made a literal 0-based when parsing
+            index = exp.Literal.number(int(index.this) + 1)
+        return _fn("try_element_at", node.this, index)
     if isinstance(node, exp.Length):
         return exp.ArraySize(this=node.this)
     if isinstance(node, exp.Anonymous):
@@ -141,12 +167,34 @@ def _fix(node: exp.Expression) -> exp.Expression:
         if name == "try_strptime":
             return _fn("try_to_timestamp", args[0], _java_format(args[1]))
         if name == "list_position":
-            return _fn("nullif", _fn("array_position", *args), exp.Literal.number(0))
+            position = _fn("nullif", _fn("array_position", *args), exp.Literal.number(0))
+            return exp.cast(position, exp.DataType.build("INT"))  # DuckDB: INTEGER (an index Spark accepts)
         if name == "list_sum":
             acc, x = exp.to_identifier("acc"), exp.to_identifier("x")
             add = exp.Lambda(this=exp.Add(this=exp.column(acc), expression=exp.column(x)), expressions=[acc, x])
             return _fn("aggregate", args[0], exp.cast(exp.Literal.number(0), exp.DataType.build("DOUBLE")), add)
     return node
+
+
+def _top_n(node: exp.ArgMax | exp.ArgMin) -> exp.Expression:
+    """``max_by(x, y, n)`` (``min_by``) as Spark SQL: see the module docstring."""
+    x, y = node.this, node.expression
+    known = exp.and_(exp.Not(this=exp.Is(this=x.copy(), expression=exp.Null())),
+                     exp.Not(this=exp.Is(this=y.copy(), expression=exp.Null())))
+    pair = exp.case().when(known, _fn("struct", exp.alias_(y, "k"), exp.alias_(x, "v")))  # else NULL: not collected
+    ordered = _fn("sort_array", _fn("collect_list", pair), exp.Boolean(this=isinstance(node, exp.ArgMin)))
+    first_n = _fn("slice", ordered, exp.Literal.number(1), node.args["count"])
+    e = exp.to_identifier("e")
+    return _fn("transform", first_n, exp.Lambda(this=exp.column("v", table=e), expressions=[e]))
+
+
+def _fix_all(node: exp.Expression) -> exp.Expression:
+    """:func:`_fix`, also inside a node it rewrote (sqlglot's transform skips a replaced node's parts)."""
+    new = _fix(node)
+    if new is not node:
+        for child in list(new.iter_expressions()):
+            child.replace(child.transform(_fix_all, copy=False))
+    return new
 
 
 @cache
@@ -196,7 +244,7 @@ def spark_tree(name: str) -> exp.Expression:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise TranspileError(f"{q.file}:{q.line}: {q.name}: sqlglot cannot parse it ({exc})") from None
-    return _expand_macros(tree).transform(_fix)
+    return _expand_macros(tree).transform(_fix_all)
 
 
 def spark_block(q: Query, names: Mapping[str, str], params: Mapping[str, Any]) -> str:
@@ -209,7 +257,7 @@ def spark_sql(sql: str, params: Mapping[str, Any] | None = None) -> str:
     """Generated DuckDB SQL (the order-line view, the error path) in Spark's dialect."""
     tree = sqlglot.parse_one(sql, read="duckdb")
     tree = _bind(tree, params or {})  # formats must be literals before try_strptime is rewritten
-    return _finish(tree.transform(_fix), {}, {}, where="generated SQL")
+    return _finish(tree.transform(_fix_all), {}, {}, where="generated SQL")
 
 
 def _bind(tree: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:

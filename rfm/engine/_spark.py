@@ -22,7 +22,9 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import shutil
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +83,18 @@ def engine_type(spark_type: str) -> str:
     return _TYPES.get(t, t.upper())
 
 
+def _reachable(remote: str) -> None:
+    """Fail in seconds, not after the Connect client's retries (minutes), when nothing answers at ``remote``."""
+    m = re.match(r"^sc://(\[[^\]]+\]|[^:/;]+)(?::(\d+))?", remote)
+    if m is None:
+        raise ConfigError(f"--spark-remote {remote}: not a Spark Connect URL; write sc://host:port (default port 15002)")
+    host, port = m.group(1).strip("[]"), int(m.group(2) or 15002)
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as exc:
+        raise EngineError(f"cannot reach Spark Connect at {host}:{port} ({exc.strerror or exc}); is the server running?") from None
+
+
 def _java_missing() -> bool:
     home = os.environ.get("JAVA_HOME")
     return not (home and Path(home, "bin", "java").exists()) and shutil.which("java") is None
@@ -132,6 +146,7 @@ class SparkEngine(Engine):
     def _start(remote: str | None, conf: dict[str, str]) -> Any:
         builder = SparkSession.builder
         if remote is not None:
+            _reachable(remote)
             builder = builder.remote(remote)
         else:
             if _java_missing():
@@ -181,7 +196,7 @@ class SparkEngine(Engine):
         # amounts with a decimal comma stay text; the order-line view reads them
         reader = reader.option("inferSchema", str(not all_varchar).lower()).option("mode", "FAILFAST")
         with translated():
-            df = reader.csv(paths if isinstance(paths, list) else [paths])
+            df = reader.csv(_absolute(paths))
             if names is not None:
                 df = df.toDF(*names)
         return self._frame_view("raw", df)
@@ -190,7 +205,7 @@ class SparkEngine(Engine):
         """Fixed-layout text with runs of spaces or tabs between fields (e.g. CDNOW), every field text."""
         files = paths if isinstance(paths, list) else [paths]
         with translated():
-            lines = self._frame_view("raw_lines", self.spark.read.text(files))
+            lines = self._frame_view("raw_lines", self.spark.read.text(_absolute(files)))
         skip = ""
         if skip_header:  # the header line is the first line of each file: drop lines equal to it
             first = {Path(p).read_text(encoding="utf-8").splitlines()[0] for p in _expand(files)}
@@ -205,11 +220,11 @@ class SparkEngine(Engine):
 
     def read_parquet(self, paths: str | list[str]) -> Table:
         with translated():
-            return self._frame_view("raw", self.spark.read.parquet(*(paths if isinstance(paths, list) else [paths])))
+            return self._frame_view("raw", self.spark.read.parquet(*_absolute(paths)))
 
     def read_delta(self, path: str) -> Table:
         with translated(f"{path}: cannot read as a Delta table (is the delta-spark package set up?): "):
-            return self._frame_view("raw", self.spark.read.format("delta").load(path))
+            return self._frame_view("raw", self.spark.read.format("delta").load(_absolute(path)[0]))
 
     def read_table(self, table: str) -> Table:
         """A catalog table (``catalog.schema.table``) as a view."""
@@ -341,6 +356,13 @@ def _as_arrow(frame: Any) -> Any:
     if isinstance(frame, pl.DataFrame):
         return frame.to_arrow()
     return frame  # pandas or Arrow: createDataFrame reads both
+
+
+def _absolute(paths: str | list[str]) -> list[str]:
+    """Local paths made absolute (a Spark Connect server resolves relative ones in its own directory);
+    URIs (s3://, hdfs://, file:/ ...) as given."""
+    items = paths if isinstance(paths, list) else [paths]
+    return [p if re.match(r"^[a-z][a-z0-9+.-]*:/", p, re.I) else os.path.abspath(p) for p in items]
 
 
 def _expand(files: list[str]) -> list[str]:

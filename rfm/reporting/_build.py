@@ -304,13 +304,17 @@ def run_report(
     svg: bool = False,
     memory_limit: str | None = None,
     temp_directory: str | None = None,
+    engine: str | None = None,
+    spark_remote: str | None = None,
 ) -> list[Path]:
     """Load, score and build report ``kind`` (``rfm report``); return every file written, the HTML first.
 
     The orders are read once: the scoring, the churn report's backtest and its
     migration matrix all use the same order table.  ``backtest=False`` leaves
     the churn report's backtest out (it fits both churn models at the
-    calibration end: the heaviest step).
+    calibration end: the heaviest step).  ``engine`` (duckdb or spark, default:
+    the config's ``engine.name``) and ``spark_remote`` choose where the
+    aggregates are computed; the charts are drawn here from the same few rows.
     """
     check_out(out)
     load_definition(kind)
@@ -332,26 +336,29 @@ def run_report(
     if kind == "churn" and method == "none" and cfg.churn.model is None:
         method = "auto"
         notes.append("Churn: the config sets no churn model, so this report scored with churn.method auto")
-    history = Orders(orders, cfg, table=table, memory_limit=memory_limit, temp_directory=temp_directory)
-    history.build_order_table()  # the report reads the order table: build it first, then one scan serves all
-    result, backtest_note = None, "Backtest left out (--no-backtest)."
-    if kind == "churn" and backtest:
-        result, backtest_note = backtest_for(history, calibration_end, as_of)
-    scores = history.score(as_of=as_of, churn=method, offers=offers if kind == "campaign" else None)
-    lead_scores = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None
-    return write_report(
-        kind,
-        history,
-        scores,
-        out=out,
-        compare_as_of=compare_as_of,
-        backtest=result,
-        backtest_note=backtest_note,
-        leads=lead_scores,
-        notes=notes,
-        png=png,
-        svg=svg,
-    )
+    with Orders(
+        orders, cfg, table=table, engine=engine, spark_remote=spark_remote,
+        memory_limit=memory_limit, temp_directory=temp_directory,
+    ) as history:  # closed at the end: a user's Spark session gets its settings back
+        history.build_order_table()  # the report reads the order table: build it first, then one scan serves all
+        result, backtest_note = None, "Backtest left out (--no-backtest)."
+        if kind == "churn" and backtest:
+            result, backtest_note = backtest_for(history, calibration_end, as_of)
+        scores = history.score(as_of=as_of, churn=method, offers=offers if kind == "campaign" else None)
+        lead_scores = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None
+        return write_report(
+            kind,
+            history,
+            scores,
+            out=out,
+            compare_as_of=compare_as_of,
+            backtest=result,
+            backtest_note=backtest_note,
+            leads=lead_scores,
+            notes=notes,
+            png=png,
+            svg=svg,
+        )
 
 
 def backtest_for(

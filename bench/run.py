@@ -14,6 +14,10 @@ wall time with min-max and the peak RSS of the child (``ru_maxrss``):
 * ``rfm score`` (RFM + segments, the default one-scan path); with
   ``duplicates: keep`` (checked, the order-table path); with a memory limit;
   with BG/NBD churn + CLV; with the demo offer catalogue; ``rfm report segments``;
+* the Spark engine (``--engine spark``, a local session): its own floor (the
+  same query on Spark, collected), ``rfm score`` and ``rfm score --churn bgnbd``
+  (the JVM is a child of the rfm process and is not waited for: its memory is
+  not in the peak RSS; ``bench/spark_plans.py`` counts each command's shuffles);
 * peers, run by --peers-python (a virtualenv with ``pip install -e '.[bench]'``):
   a hand-written pandas RFM, lifetimes' summary + BG/NBD fit, pymc-marketing's
   ``rfm_summary`` + ``rfm_segments`` (see bench/peers.py).  A peer that is not
@@ -54,6 +58,16 @@ con = duckdb.connect()
 con.sql('''SELECT customer_id, max(order_date) AS last_order_date, count(DISTINCT order_id) AS frequency,
                   sum(amount) AS monetary
            FROM read_parquet($p) GROUP BY customer_id''', params={'p': sys.argv[1]}).write_parquet(sys.argv[2])
+"""
+
+# The same floor on Spark (a local session as rfm starts one): the distributed engine's own floor.
+SPARK_FLOOR = """
+import sys
+from rfm.engine._spark import SparkEngine
+spark = SparkEngine._start(None, {})
+spark.read.parquet(sys.argv[1]).createOrReplaceTempView('lines')
+spark.sql('SELECT customer_id, max(order_date) AS last_order_date, count(DISTINCT order_id) AS frequency, '
+          'sum(amount) AS monetary FROM lines GROUP BY customer_id').toArrow()
 """
 
 # The floor's query with rfm's rules: what `rfm score` must reproduce exactly.
@@ -246,6 +260,14 @@ def main() -> None:
                 "offers": ("rfm score --offers (demo catalogue)",
                            [rfm_bin, "score", str(path), "-q", "--offers", str(offers), "-o", out("scores_offers.parquet")]),
                 "report": ("rfm report segments", [rfm_bin, "report", "segments", str(path), "-q", "-o", out("report.html")]),
+                # Spark (local session, all cores): its own floor, then the same commands with --engine spark
+                "spark_floor": ("Spark floor: scan + GROUP BY (count DISTINCT), collected",
+                                [sys.executable, "-c", SPARK_FLOOR, str(path)]),
+                "spark_score": ("rfm score --engine spark",
+                                [rfm_bin, "score", str(path), "-q", "--engine", "spark", "-o", out("spark.parquet")]),
+                "spark_churn": ("rfm score --engine spark --churn bgnbd",
+                                [rfm_bin, "score", str(path), "-q", "--engine", "spark", "--churn", "bgnbd",
+                                 "-o", out("spark_churn.parquet")]),
             }
             if args.limit_all:
                 for key, (name, cmd) in list(cases.items()):

@@ -58,6 +58,7 @@ SESSION_CONF = {
 }
 # Only for a local session the engine starts itself.
 LOCAL_CONF = {
+    "spark.driver.memory": "4g",  # local mode runs the executors in the driver; engine.conf raises it
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": str(max(2, 2 * (os.cpu_count() or 1))),
     "spark.sql.adaptive.enabled": "true",

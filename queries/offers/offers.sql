@@ -124,30 +124,40 @@ SELECT DISTINCT category FROM {cells} WHERE category IS NOT NULL ORDER BY catego
 -- in that order) as dense lists: spend_shares[i], order_shares[i],
 -- orders[i] (purchase orders holding category i) and last_bought[i] (NULL:
 -- never).  A pair (customer, offer) then reads its categories by index, so
--- customers x offers needs no join with a (customer x offer) table.
+-- customers x offers needs no join with a (customer x offer) table.  The
+-- customer's cells are gathered as ONE list of structs (Spark keeps no common
+-- order across several collected lists); slot[i] is the cell of category i.
 -- params: categories
 -- tables: affinity
 WITH sparse AS (
     SELECT
         customer_id,
-        list(list_position($categories, category)) AS ix,
-        list(spend_share) AS spend_share,
-        list(order_share) AS order_share,
-        list(orders) AS orders,
-        list(last_bought) AS last_bought
+        list({
+            'ix': list_position($categories, category),
+            'spend_share': spend_share,
+            'order_share': order_share,
+            'orders': orders,
+            'last_bought': last_bought
+        }) AS cells
     FROM {affinity}
     WHERE list_contains($categories, category)
     GROUP BY customer_id
+),
+dense AS (
+    SELECT
+        customer_id,
+        cells,
+        list_transform(range(1, len($categories) + 1), lambda i: list_position(list_transform(cells, lambda e: e.ix), i))
+            AS slot
+    FROM sparse
 )
 SELECT
     customer_id,
-    list_transform(range(1, len($categories) + 1), lambda i: coalesce(spend_share[list_position(ix, i)], 0.0))
-        AS spend_shares,
-    list_transform(range(1, len($categories) + 1), lambda i: coalesce(order_share[list_position(ix, i)], 0.0))
-        AS order_shares,
-    list_transform(range(1, len($categories) + 1), lambda i: coalesce(orders[list_position(ix, i)], 0)) AS orders,
-    list_transform(range(1, len($categories) + 1), lambda i: last_bought[list_position(ix, i)]) AS last_bought
-FROM sparse;
+    list_transform(slot, lambda j: coalesce(cells[j].spend_share, 0.0)) AS spend_shares,
+    list_transform(slot, lambda j: coalesce(cells[j].order_share, 0.0)) AS order_shares,
+    list_transform(slot, lambda j: coalesce(cells[j].orders, 0)) AS orders,
+    list_transform(slot, lambda j: cells[j].last_bought) AS last_bought
+FROM dense;
 
 -- name: customers
 -- The scored customers offers are fitted to: segment, action, monetary, usual
@@ -295,8 +305,8 @@ ranked AS (
     FROM fits
     GROUP BY customer_id
 )
-SELECT customer_id, unnest(top) AS position, CAST(unnest(range(1, len(top) + 1)) AS INTEGER) AS rank
-FROM ranked;
+SELECT customer_id, position, CAST(list_position(top, position) AS INTEGER) AS rank  -- positions in top are distinct
+FROM (SELECT customer_id, top, unnest(top) AS position FROM ranked) AS kept;
 
 -- name: fits
 -- The kept (customer, offer) rows with their components and reason.  The
@@ -386,24 +396,23 @@ FROM parts;
 -- name: top
 -- The top-k table: every kept (customer, offer) row, plus one row with no
 -- offer (offer_id NULL, reason 'no eligible offer') for each scored customer
--- no offer is eligible for.  Sorted by customer, then rank.  Kept in DuckDB
+-- no offer is eligible for: the customers joined to their kept rows (not a
+-- UNION ALL with an anti join: Spark 4.0 fails to checkpoint that union of a
+-- checkpointed table).  Sorted by customer, then rank.  Kept in the engine
 -- (it has k rows per customer): Python reads it only when asked.
 -- params: none
 -- tables: fits, customers
-SELECT customer_id, offer_id, offer_fit, affinity, price_fit, audience_fit, reason, rank
-FROM {fits}
-UNION ALL
 SELECT
     c.customer_id,
-    CAST(NULL AS VARCHAR),
-    CAST(NULL AS DOUBLE),
-    CAST(NULL AS DOUBLE),
-    CAST(NULL AS DOUBLE),
-    CAST(NULL AS DOUBLE),
-    'no eligible offer',
-    CAST(NULL AS INTEGER)
+    f.offer_id,
+    f.offer_fit,
+    f.affinity,
+    f.price_fit,
+    f.audience_fit,
+    CASE WHEN f.customer_id IS NULL THEN 'no eligible offer' ELSE f.reason END AS reason,
+    f.rank
 FROM {customers} AS c
-ANTI JOIN {fits} AS f USING (customer_id)
+LEFT JOIN {fits} AS f ON f.customer_id = c.customer_id
 ORDER BY customer_id, rank NULLS LAST;
 
 -- name: best

@@ -86,7 +86,10 @@ How it runs (``queries/offers/offers.sql``)
     the top k per customer are kept by one hash aggregate on integers, and
     components and reasons are computed for the kept rows only.  The
     formulas are SQL macros (``rfm_offer_affinity``, ``rfm_offer_price_fit``,
-    ...), defined once.
+    ...), defined once.  The Spark engine runs the same blocks (macros
+    expanded, ``max_by(x, key, k)`` as a sorted ``collect_list``; see
+    :mod:`rfm.engine._dialect`) and gives the same tables, ties included
+    (tests/spark/test_offers_parity.py).
 
 Hit rate (backtest, :func:`offer_hit_rate`)
     Over the customers with a top offer: the share who bought

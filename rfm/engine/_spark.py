@@ -25,6 +25,8 @@ import os
 import re
 import shutil
 import socket
+import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,6 +98,26 @@ def _reachable(remote: str) -> None:
         raise EngineError(f"cannot reach Spark Connect at {host}:{port} ({exc.strerror or exc}); is the server running?") from None
 
 
+@contextmanager
+def _jvm_output(local: bool) -> Iterator[None]:
+    """A local JVM's own output (start-up banners, its log) goes to a file, not the user's terminal:
+    rfm reports what matters in one line.  The file: ``$TMPDIR/rfm-spark-<uid>.log``."""
+    if not local:
+        yield
+        return
+    log = Path(tempfile.gettempdir()) / f"rfm-spark-{getattr(os, 'getuid', os.getpid)()}.log"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    target = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.dup2(target, 2)  # the JVM is forked now and inherits this descriptor
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
+
+
 def _java_missing() -> bool:
     home = os.environ.get("JAVA_HOME")
     return not (home and Path(home, "bin", "java").exists()) and shutil.which("java") is None
@@ -160,7 +182,7 @@ class SparkEngine(Engine):
                 builder = builder.config(key, value)
         for key, value in {**SESSION_CONF, **conf}.items():
             builder = builder.config(key, value)
-        with translated("cannot start Spark: "):
+        with translated("cannot start Spark: "), _jvm_output(remote is None):
             session = builder.getOrCreate()
         if remote is None:
             session.sparkContext.setLogLevel("ERROR")

@@ -43,3 +43,24 @@ def test_no_input_and_no_table_is_refused(spark_session, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         "error: no orders given; pass a file (or, with --engine spark, --table catalog.schema.table)"
     )
+
+
+def test_config_engine_spark_prints_what_duckdb_prints(spark_session, golden_csv, tmp_path):
+    """engine: {name: spark} in the config; the JVM's own output stays out of the terminal."""
+    import re
+    import subprocess
+    import sys
+
+    (tmp_path / "spark.yaml").write_text("engine:\n  name: spark\n  conf: {spark.sql.shuffle.partitions: '3'}\n")
+    runs = {}
+    for engine, extra in (("duckdb", []), ("spark", ["--config", str(tmp_path / "spark.yaml")])):
+        run = subprocess.run(
+            [sys.executable, "-m", "rfm.cli", "score", str(golden_csv), "--as-of", "2024-07-01",
+             "--out", str(tmp_path / f"{engine}.csv"), *extra],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+        runs[engine] = re.sub(r"\(\d+\.\d+ s\)", "(s)", run.stderr.replace(f"{engine}.csv", "OUT"))
+    assert runs["spark"] == runs["duckdb"]
+    assert "customers to" in runs["duckdb"]
+    assert pl.read_csv(tmp_path / "spark.csv").equals(pl.read_csv(tmp_path / "duckdb.csv"))

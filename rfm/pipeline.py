@@ -16,10 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-
 from rfm.churn import Backtest, ChurnModel, add_churn
 from rfm.churn import run_backtest as churn_backtest
 from rfm.customers import Config, CustomerScores, OrderHistory, Scoring
+from rfm.engine import is_spark_frame
 from rfm.errors import RfmWarning
 from rfm.offers import OfferCatalogue, add_offers, load_catalogue, offer_hit_rate, score_offers
 
@@ -84,11 +84,14 @@ def score_customers(
     churn: str | None = None,
     offers: Any = None,
     engine: str | None = None,
+    spark_remote: str | None = None,
 ) -> CustomerScores:
     """Load ``orders`` and score it: the full result (table, scoring, stats, warnings).
 
-    ``engine``: ``duckdb`` (default) or ``spark``; a Spark DataFrame is scored on Spark."""
-    return Orders(orders, config, table=table, engine=engine).score(
+    ``engine``: ``duckdb`` (default) or ``spark``; a Spark DataFrame is scored on Spark.  The
+    result owns its tables in the engine: to give a Spark session its settings back when you are
+    done, use ``with rfm.Orders(...) as orders:`` instead."""
+    return Orders(orders, config, table=table, engine=engine, spark_remote=spark_remote).score(
         as_of=as_of, scoring=scoring, churn=churn, offers=offers
     )
 
@@ -103,16 +106,15 @@ def score(
     churn: str | None = None,
     offers: Any = None,
     engine: str | None = None,
+    spark_remote: str | None = None,
 ) -> Any:
     """One row per customer: metrics, 1..N scores, segment, action; churn/CLV and next best offer when asked.
 
-    A polars DataFrame; given a Spark DataFrame, a Spark DataFrame (scored on Spark, where the data is)."""
-    result = score_customers(
-        orders, config, as_of=as_of, scoring=scoring, table=table, churn=churn, offers=offers, engine=engine
-    )
-    if type(orders).__module__.startswith("pyspark.sql"):
-        return result.to_spark()
-    return result.table
+    A polars DataFrame; given a Spark DataFrame, a Spark DataFrame (scored on Spark, where the data
+    is; the session's settings are restored before it is returned)."""
+    with Orders(orders, config, table=table, engine=engine, spark_remote=spark_remote) as history:
+        result = history.score(as_of=as_of, scoring=scoring, churn=churn, offers=offers)
+        return result.to_spark() if is_spark_frame(orders) else result.table
 
 
 def run_backtest(
@@ -132,8 +134,14 @@ def run_backtest(
         if config is not None or table is not None or engine is not None:
             raise TypeError("run_backtest: the orders are already loaded with their config; drop config=, table=, engine=")
         history = orders
-    else:
-        history = Orders(orders, config, table=table, engine=engine, spark_remote=spark_remote)
+        return _backtest(history, calibration_end, horizon_days, offers)
+    with Orders(orders, config, table=table, engine=engine, spark_remote=spark_remote) as history:
+        return _backtest(history, calibration_end, horizon_days, offers)
+
+
+def _backtest(
+    history: OrderHistory, calibration_end: date | str, horizon_days: int | None, offers: Any
+) -> Backtest:
     result = churn_backtest(history, calibration_end=calibration_end, horizon_days=horizon_days)
     if offers is None:
         return result

@@ -32,26 +32,32 @@ def load_orders(args: argparse.Namespace) -> Orders:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    output_format(args.out)  # fail before the work on a bad extension
-    if args.out_table and args.engine != "spark" and load_config(args.config).engine.name != "spark":
-        raise InputError(f"--out-table {args.out_table}: catalog tables are written by Spark; add --engine spark")
-    result = load_orders(args).score(
-        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
-    )
-    if args.out_table:  # first: a failed table write leaves no scores file claiming success
-        result.write_table(args.out_table)
-    result.write(args.out)
-    if args.save_scoring:
-        result.scoring.save(args.save_scoring)
-    model_path = None
-    if result.churn is not None:
-        model_path = Path(args.out).with_suffix(".churn.json")
-        result.churn.save(model_path)
-    if not args.quiet:
-        print(result.stats.summary(), file=sys.stderr)
-        print(f"wrote {result.stats.customers:,} customers to {args.out}", file=sys.stderr)
-        if model_path is not None:
-            print(f"churn: {result.churn.describe()}; model saved to {model_path}", file=sys.stderr)
+    if args.out is None and args.out_table is None:
+        raise InputError("rfm score: say where the scores go: --out scores.parquet (or .csv), or --out-table with Spark")
+    if args.out is not None:
+        output_format(args.out)  # fail before the work on a bad extension
+    with load_orders(args) as orders:
+        if args.out_table and orders.engine.name != "spark":
+            raise InputError(f"--out-table {args.out_table}: catalog tables are written by Spark; add --engine spark")
+        result = orders.score(
+            as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
+        )
+        if args.out_table:  # first: a failed table write leaves no scores file claiming success
+            result.write_table(args.out_table)
+        if args.out is not None:
+            result.write(args.out)
+        if args.save_scoring:
+            result.scoring.save(args.save_scoring)
+        model_path = None
+        if result.churn is not None:
+            model_path = Path(args.out or "scores").with_suffix(".churn.json")
+            result.churn.save(model_path)
+        if not args.quiet:
+            print(result.stats.summary(), file=sys.stderr)
+            where = " and ".join(x for x in (args.out, args.out_table) if x)
+            print(f"wrote {result.stats.customers:,} customers to {where}", file=sys.stderr)
+            if model_path is not None:
+                print(f"churn: {result.churn.describe()}; model saved to {model_path}", file=sys.stderr)
     return 0
 
 
@@ -61,15 +67,15 @@ def cmd_offers(args: argparse.Namespace) -> int:
     if path is None:
         raise InputError("rfm offers: no offer catalogue; pass --offers offers.yaml or set offers: in the config")
     catalogue = load_catalogue(path)  # a bad catalogue fails before the data is read
-    orders = load_orders(args)
-    orders.build_order_table()  # the offer step reads it: one scan serves the scoring and the offers
-    result = orders.score(
-        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=NO_OFFERS
-    )
-    offers = score_offers(orders, result, catalogue, top_k=args.top_k)
-    offers.write(args.out)
-    if not args.quiet:
+    with load_orders(args) as orders:
+        orders.build_order_table()  # the offer step reads it: one scan serves the scoring and the offers
+        result = orders.score(
+            as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=NO_OFFERS
+        )
+        offers = score_offers(orders, result, catalogue, top_k=args.top_k)
+        offers.write(args.out)
         best = offers.best
+    if not args.quiet:
         with_offer = best.filter(pl.col("next_best_offer").is_not_null()).height
         print(result.stats.summary(), file=sys.stderr)
         print(
@@ -81,10 +87,11 @@ def cmd_offers(args: argparse.Namespace) -> int:
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
-    result = load_orders(args).score(
-        as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
-    )
-    summary = result.segment_summary()
+    with load_orders(args) as orders:
+        result = orders.score(
+            as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=args.offers
+        )
+        summary = result.segment_summary()
     if args.format == "csv":
         sys.stdout.write(summary.write_csv())
     elif args.format == "json":

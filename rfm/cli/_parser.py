@@ -51,7 +51,8 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--churn-model", help="apply a churn model saved by an earlier run instead of fitting")
     p.add_argument("--offers", help="offer catalogue (YAML): add next_best_offer, offer_fit, offer_reason")
     if out:
-        p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically)")
+        p.add_argument("--out", "-o", help="output file: .parquet or .csv (written atomically); "
+                                            "optional with --out-table")
         p.add_argument("--save-scoring", help="also save the cut points used (JSON) to reuse on another snapshot")
         p.add_argument("--out-table", help="with --engine spark: also write the scores to this catalog table "
                                            "(catalog.schema.table), replacing it")

@@ -81,7 +81,9 @@ class EngineConfig(StrictModel):
 
     name: Literal["duckdb", "spark"] = "duckdb"
     remote: str | None = Field(None, description="Spark Connect URL (sc://host:15002); null: a local Spark session")
-    conf: dict[str, str] = Field(default_factory=dict, description="extra spark.* settings for the session")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="extra spark.* settings for the session, e.g. spark.driver.memory: 16g"
+    )
 
 
 class Config(YamlModel):

@@ -31,8 +31,8 @@ from rfm.customers._config import Config, load_config
 from rfm.customers._result import CustomerScores, RunStats
 from rfm.customers._scoring import DIMENSIONS, Scoring, cut_points, resolve_scoring
 from rfm.customers._segments import resolve_rules
-from rfm.engine import EngineSettings, Table, open_engine
-from rfm.errors import EngineError, InputError, RfmWarning
+from rfm.engine import EngineSettings, Table, is_spark_frame, open_engine
+from rfm.errors import ConfigError, EngineError, InputError, RfmWarning
 from rfm.inputs import OrdersSource, diagnose, open_orders, parse_date
 
 
@@ -64,7 +64,11 @@ class OrderHistory:
                 memory_limit=memory_limit, threads=threads, temp_directory=temp_directory, progress=progress,
             )
         )
-        self.source: OrdersSource = open_orders(self.engine, source, self.config.input, table=table)
+        try:
+            self.source: OrdersSource = open_orders(self.engine, source, self.config.input, table=table)
+        except BaseException:
+            self.engine.close()  # a user's Spark session gets its settings back
+            raise
         self._orders: Table | None = None
         self._dates: tuple[date | None, date | None] | None = None
         self.load_seconds = time.perf_counter() - started
@@ -74,15 +78,24 @@ class OrderHistory:
         config: Config, source: Any, name: str | None, remote: str | None, **duckdb: Any
     ) -> EngineSettings:
         """The engine to open: ``name`` (``--engine``), else config ``engine.name``; a Spark DataFrame
-        input runs on Spark, in its own session."""
-        session = source.sparkSession if type(source).__module__.startswith("pyspark.sql") else None
-        chosen = name or ("spark" if session is not None else config.engine.name)
-        if session is not None and chosen != "spark":
-            raise InputError("a Spark DataFrame is scored by the Spark engine; drop --engine duckdb (or engine.name)")
+        input or a Spark Connect URL means Spark."""
+        session = source.sparkSession if is_spark_frame(source) else None
+        remote = remote or config.engine.remote
+        chosen = name or ("spark" if session is not None or remote else config.engine.name)
+        if chosen != "spark" and (session is not None or remote):
+            what = "a Spark DataFrame" if session is not None else "a Spark Connect URL (--spark-remote)"
+            raise InputError(f"{what} needs the Spark engine; drop --engine duckdb (or set engine.name: spark)")
+        if chosen == "spark":
+            given = [k for k in ("memory_limit", "threads", "temp_directory") if duckdb.get(k)]
+            if given:
+                raise ConfigError(
+                    f"--{given[0].replace('_', '-')} sets DuckDB; on Spark set the session instead, "
+                    "e.g. engine.conf: {spark.driver.memory: 16g}"
+                )
         return EngineSettings(
             name=chosen,  # type: ignore[arg-type]
-            remote=remote or config.engine.remote,
-            conf=dict(config.engine.conf),
+            remote=remote,
+            conf={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in config.engine.conf.items()},
             session=session,
             **duckdb,
         )

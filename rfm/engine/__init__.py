@@ -17,7 +17,7 @@ or ``pyspark`` or writes SQL.
 """
 
 from rfm.engine._duckdb import DuckDBEngine
-from rfm.engine._engine import Engine
+from rfm.engine._engine import Engine, is_spark_frame
 from rfm.engine._errors import first_line
 from rfm.engine._queries import Query, load_queries, queries_dir, query
 from rfm.engine._settings import EngineSettings, open_engine
@@ -34,6 +34,7 @@ __all__ = [
     "Relation",
     "Table",
     "first_line",
+    "is_spark_frame",
     "load_queries",
     "open_engine",
     "queries_dir",

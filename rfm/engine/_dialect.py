@@ -46,6 +46,7 @@ A block that cannot be expressed this way has a Spark variant next to it in
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -56,10 +57,14 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
-from sqlglot.dialects.spark import Spark
-from sqlglot.time import format_time
+
+try:  # numpy's bool is not an int: bind it as a boolean
+    from numpy import bool_ as numpy_bool
+except ImportError:  # pragma: no cover - numpy ships with polars' peers here
+    numpy_bool = bool  # type: ignore[misc,assignment]
 
 from rfm.engine._queries import Query, load_queries
+from rfm.errors import EngineError
 
 _TABLE_PREFIX = "__rfm_table_"
 _TABLE_USE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -67,8 +72,15 @@ _MACRO = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s+MACRO\s+
 SPARK_SUFFIX = "__spark"
 
 
-class TranspileError(Exception):
-    """A block that the transform cannot express in Spark SQL."""
+class TranspileError(EngineError):
+    """A block that the transform cannot express in Spark SQL (a programming error, reported in one line)."""
+
+
+class _DuckDB(DuckDB):
+    """DuckDB as sqlglot reads it, but list indexes left as written (1-based): the transform
+    maps every ``l[i]`` to ``try_element_at(l, i)`` unchanged, literal, negative or computed."""
+
+    INDEX_OFFSET = 0
 
 
 # --- literals -------------------------------------------------------------------------------
@@ -78,15 +90,19 @@ def literal(value: Any) -> exp.Expression:
     """A Python value as a typed SQL literal (the only way a value enters Spark SQL)."""
     if value is None:
         return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int):
-        return exp.Literal.number(value)
-    if isinstance(value, float):
-        text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity") if math.isinf(value) else repr(value)
+    if isinstance(value, (bool, numpy_bool)):
+        return exp.Boolean(this=bool(value))
+    if isinstance(value, numbers.Integral):
+        return exp.Literal.number(int(value))
+    if isinstance(value, Decimal):  # DuckDB binds a DECIMAL: so does this
+        digits = value.as_tuple()
+        scale = max(0, -int(digits.exponent))  # type: ignore[arg-type]
+        precision = min(38, max(len(digits.digits), scale + 1))
+        return exp.cast(exp.Literal.string(str(value)), exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+    if isinstance(value, numbers.Real):  # float, numpy floats
+        x = float(value)
+        text = "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity") if math.isinf(x) else repr(x)
         return exp.cast(exp.Literal.string(text), exp.DataType.build("DOUBLE"))
-    if isinstance(value, Decimal):
-        return exp.cast(exp.Literal.string(str(value)), exp.DataType.build("DOUBLE"))
     if isinstance(value, datetime):
         return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
     if isinstance(value, date):
@@ -104,12 +120,70 @@ def literal(value: Any) -> exp.Expression:
 # --- the transform --------------------------------------------------------------------------
 
 
-def _java_format(fmt: exp.Expression) -> exp.Expression:
-    """A strptime format literal in Java's pattern letters (DuckDB -> sqlglot's own -> Spark's)."""
+# strptime directives -> Java pattern letters that parse as leniently as DuckDB does: one or
+# two digits for day, month, hour, minute, second; %y is handled apart (its century pivot).
+_JAVA = {
+    "Y": "yyyy", "y": "yy", "m": "M", "d": "d", "e": "d", "H": "H", "I": "h", "M": "m", "S": "s",
+    "f": "SSSSSS", "p": "a", "b": "MMM", "h": "MMM", "B": "MMMM", "a": "EEE", "A": "EEEE",
+    "j": "D", "z": "xx", "Z": "zzz", "%": "%",
+}
+
+
+def java_pattern(fmt: str) -> str:
+    """A strptime format (DuckDB's) as a Java DateTimeFormatter pattern; literal text quoted."""
+    out, i, text = [], 0, []
+
+    def flush() -> None:
+        if text:
+            chunk = "".join(text).replace("'", "''")
+            out.append(chunk if not any(c.isalpha() for c in chunk) else f"'{chunk}'")
+            text.clear()
+
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            code = fmt[i + 1]
+            if code not in _JAVA:
+                raise TranspileError(f"date format {fmt!r}: %{code} has no Spark equivalent; use another format")
+            if code == "%":
+                text.append("%")
+            else:
+                flush()
+                letters = _JAVA[code]
+                # a one-letter field next to another field (%Y%m%d) cannot know where it ends: fixed width
+                touching = fmt[i + 2:i + 3] == "%" or _after_field(fmt, i)
+                if len(letters) == 1 and letters in "MdHhms" and touching:
+                    letters *= 2
+                out.append(letters)
+            i += 2
+        else:
+            text.append(fmt[i])
+            i += 1
+    flush()
+    return "".join(out)
+
+
+def _after_field(fmt: str, i: int) -> bool:
+    """The directive at ``i`` follows another directive with nothing between them."""
+    return i >= 2 and fmt[i - 2] == "%" and fmt[i - 1] in _JAVA
+
+
+def _parse_time(value: exp.Expression, fmt: exp.Expression, *, safe: bool) -> exp.Expression:
+    """``strptime`` (raises) / ``try_strptime`` (NULL) on Spark, with DuckDB's %y century pivot
+    (69-99 -> 19xx; Java's ``yy`` is always 20xx)."""
     if not (isinstance(fmt, exp.Literal) and fmt.is_string):
         raise TranspileError(f"a date format must be a literal on Spark, not {fmt.sql('duckdb')}")
-    internal = format_time(fmt.this, DuckDB.TIME_MAPPING, DuckDB.TIME_TRIE) or fmt.this
-    return exp.Literal.string(format_time(internal, Spark.INVERSE_TIME_MAPPING, Spark.INVERSE_TIME_TRIE) or internal)
+    parsed = _fn("try_to_timestamp" if safe else "to_timestamp", value, exp.Literal.string(java_pattern(fmt.this)))
+    if "%y" not in fmt.this:
+        return parsed
+    ts = exp.to_identifier("ts")
+    pivot = exp.If(
+        this=exp.GTE(this=_fn("year", exp.column(ts)), expression=exp.Literal.number(2069)),
+        true=_fn("add_months", exp.column(ts), exp.Literal.number(-1200)),
+        false=exp.column(ts),
+    )
+    # a lambda over a one-element array: the timestamp is parsed once
+    return _fn("element_at", _fn("transform", exp.Array(expressions=[parsed]), exp.Lambda(this=pivot, expressions=[ts])),
+               exp.Literal.number(1))
 
 
 def _fn(name: str, *args: exp.Expression) -> exp.Expression:
@@ -152,11 +226,14 @@ def _fix(node: exp.Expression) -> exp.Expression:
         return _top_n(node)
     if isinstance(node, exp.Div):
         return exp.Div(this=_as_double(node.this), expression=_as_double(node.expression))
-    if isinstance(node, exp.Bracket) and len(node.expressions) == 1 and not node.args.get("offset"):
-        index = node.expressions[0]
-        if isinstance(index, exp.Literal) and not index.is_string:  # sqlglot made a literal 0-based when parsing
-            index = exp.Literal.number(int(index.this) + 1)
-        return _fn("try_element_at", node.this, index)
+    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
+        return _fn("try_element_at", node.this, node.expressions[0])  # parsed 1-based (_DuckDB)
+    if isinstance(node, exp.StrToTime):  # strptime(x, fmt)
+        return _parse_time(node.this, node.args["format"], safe=bool(node.args.get("safe")))
+    if isinstance(node, exp.Round) and node.args.get("decimals") is not None:
+        return _round(node.this, node.args["decimals"])
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL and len(node.to.expressions) == 2:
+        return _to_decimal(node)
     if isinstance(node, exp.Length):
         return exp.ArraySize(this=node.this)
     if isinstance(node, exp.Anonymous):
@@ -165,15 +242,45 @@ def _fix(node: exp.Expression) -> exp.Expression:
         if name == "error":
             return _fn("raise_error", *args)
         if name == "try_strptime":
-            return _fn("try_to_timestamp", args[0], _java_format(args[1]))
+            return _parse_time(args[0], args[1], safe=True)
         if name == "list_position":
             position = _fn("nullif", _fn("array_position", *args), exp.Literal.number(0))
             return exp.cast(position, exp.DataType.build("INT"))  # DuckDB: INTEGER (an index Spark accepts)
-        if name == "list_sum":
+        if name == "list_sum":  # NULL elements skipped, NULL for an empty list: as DuckDB
             acc, x = exp.to_identifier("acc"), exp.to_identifier("x")
-            add = exp.Lambda(this=exp.Add(this=exp.column(acc), expression=exp.column(x)), expressions=[acc, x])
-            return _fn("aggregate", args[0], exp.cast(exp.Literal.number(0), exp.DataType.build("DOUBLE")), add)
+            known = exp.Lambda(this=exp.Not(this=exp.Is(this=exp.column(x), expression=exp.Null())), expressions=[x])
+            add = exp.Lambda(
+                this=exp.Add(this=exp.Coalesce(this=exp.column(acc), expressions=[exp.Literal.number(0)]),
+                             expression=exp.column(x)),
+                expressions=[acc, x],
+            )
+            return _fn("aggregate", _fn("filter", args[0], known), exp.cast(exp.Null(), exp.DataType.build("DOUBLE")), add)
     return node
+
+
+def _round(value: exp.Expression, decimals: exp.Expression) -> exp.Expression:
+    """``round(x, n)`` as DuckDB computes it for a double: ``round(x * 10^n) / 10^n`` (Spark rounds the
+    shortest decimal text instead: round(1.005, 2) is 1.01 there, 1.0 on DuckDB)."""
+    if not (isinstance(decimals, exp.Literal) and not decimals.is_string):
+        raise TranspileError(f"round(x, n): n must be a number literal on Spark, not {decimals.sql('duckdb')}")
+    n = int(decimals.this)
+    if n <= 0:
+        return exp.Round(this=value, decimals=decimals)
+    scale = exp.Literal.number(10**n)
+    scaled = exp.Round(this=exp.Mul(this=_as_double(value), expression=scale))
+    return exp.Div(this=scaled, expression=_as_double(scale))
+
+
+def _to_decimal(node: exp.Cast) -> exp.Expression:
+    """``CAST(x AS DECIMAL(p, s))`` rounding as DuckDB does, on the binary value: exact for a
+    DECIMAL input, ``round(x * 10^s)`` for a double (0.00015 -> 0.0001 on both engines)."""
+    p, s = (int(e.this.this) for e in node.to.expressions)
+    if s == 0:
+        return node
+    units = exp.cast(exp.Round(this=exp.Mul(this=node.this, expression=exp.Literal.number(10**s))),
+                     exp.DataType.build("DECIMAL(38, 0)"))
+    step = exp.Literal.number(f"{Decimal(1).scaleb(-s):f}")  # 0.0001: a DECIMAL(s, s) literal on Spark
+    return exp.cast(exp.Mul(this=units, expression=step), exp.DataType.build(f"DECIMAL({p}, {s})"))
 
 
 def _top_n(node: exp.ArgMax | exp.ArgMin) -> exp.Expression:
@@ -205,7 +312,7 @@ def _macros() -> dict[str, tuple[list[str], exp.Expression]]:
         m = _MACRO.match(q.sql)
         if m:
             params = [p.strip() for p in m.group(2).split(",") if p.strip()]
-            found[m.group(1).lower()] = (params, sqlglot.parse_one(m.group(3), read="duckdb"))
+            found[m.group(1).lower()] = (params, sqlglot.parse_one(m.group(3), read=_DuckDB))
     return found
 
 
@@ -241,7 +348,7 @@ def spark_tree(name: str) -> exp.Expression:
     q = queries.get(name + SPARK_SUFFIX, queries[name])
     sql = _TABLE_USE.sub(lambda m: _TABLE_PREFIX + m.group(1), q.sql)
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = sqlglot.parse_one(sql, read=_DuckDB)
     except sqlglot.errors.ParseError as exc:
         raise TranspileError(f"{q.file}:{q.line}: {q.name}: sqlglot cannot parse it ({exc})") from None
     return _expand_macros(tree).transform(_fix_all)
@@ -255,7 +362,7 @@ def spark_block(q: Query, names: Mapping[str, str], params: Mapping[str, Any]) -
 
 def spark_sql(sql: str, params: Mapping[str, Any] | None = None) -> str:
     """Generated DuckDB SQL (the order-line view, the error path) in Spark's dialect."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = sqlglot.parse_one(sql, read=_DuckDB)
     tree = _bind(tree, params or {})  # formats must be literals before try_strptime is rewritten
     return _finish(tree.transform(_fix_all), {}, {}, where="generated SQL")
 
@@ -285,16 +392,21 @@ def _finish(tree: exp.Expression, names: Mapping[str, str], params: Mapping[str,
     return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
-def order_keys(sql: str) -> tuple[str, ...]:
-    """The top-level ORDER BY of a Spark query as keys on its output columns (empty if any key is an expression)."""
+def order_keys(sql: str, columns: list[str]) -> tuple[str, ...]:
+    """The top-level ORDER BY of a Spark query as keys on its output ``columns``, to read the
+    materialised table back in that order.  A key that is not an output column is refused: the
+    table would come back unordered on Spark only."""
     tree = sqlglot.parse_one(sql, read="spark")
     order = tree.args.get("order")
     if order is None:
         return ()
     keys = []
     for ordered in order.expressions:
-        if not isinstance(ordered.this, exp.Column):
-            return ()
+        if not isinstance(ordered.this, exp.Column) or ordered.this.name not in columns:
+            raise TranspileError(
+                f"ORDER BY {ordered.sql('spark')}: a table built by a block is read back by its output "
+                "columns; order by a column of the SELECT list"
+            )
         key = exp.Ordered(this=exp.column(ordered.this.name, quoted=True), desc=ordered.args.get("desc"),
                           nulls_first=ordered.args.get("nulls_first"))
         keys.append(key.sql(dialect="spark"))

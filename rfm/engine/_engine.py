@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,11 @@ FORMULA_START = r"^[=+\-@\t\r]"
 _LABEL = re.compile(r"[^a-z0-9_]+")
 
 
+def is_spark_frame(obj: Any) -> bool:
+    """A Spark DataFrame (classic or Connect), recognised without importing pyspark."""
+    return type(obj).__module__.startswith("pyspark.sql") and hasattr(obj, "createOrReplaceTempView")
+
+
 class Engine(Sources):
     """The one seam to the database (see the module docstring); use :func:`rfm.engine.open_engine`."""
 
@@ -45,6 +51,8 @@ class Engine(Sources):
 
     def __init__(self) -> None:
         self._serial = itertools.count(1)
+        # several engines can share one Spark session (and its temp views): names unique per engine
+        self._prefix = f"rfm{secrets.token_hex(3)}"
         self._garbage: list[tuple[str, str]] = []
         self._lines_built = False  # order_lines() has run (one view per engine)
         self._excluded: str | None = None  # how the order-line view reads the excluded statuses
@@ -110,6 +118,17 @@ class Engine(Sources):
 
     def close(self) -> None:
         """Free the connection: every table of this engine is gone with it."""
+
+    #: Paths only this engine can see (s3://, hdfs://, dbfs:/ ...) are passed to it as given.
+    reads_uris: ClassVar[bool] = False
+
+    def read_table(self, table: str) -> Table:
+        """A catalog table (the Spark engine only)."""
+        raise EngineError(f"{table}: catalog tables are read by the Spark engine; use --engine spark")
+
+    def read_delta(self, path: str) -> Table:
+        """A Delta table (the Spark engine only)."""
+        raise EngineError(f"{path}: is a Delta table; read it with --engine spark (and the delta-spark package)")
 
     def dataframe(self, rel: Relation) -> Any:
         """The rows as a Spark DataFrame (the Spark engine only)."""
@@ -179,7 +198,7 @@ class Engine(Sources):
 
     def _new_name(self, label: str) -> str:
         """A fresh name for a table the engine makes: a serial number and what it holds."""
-        return f"rfm_{next(self._serial)}_{_LABEL.sub('_', label.rsplit('.', 1)[-1].lower())}"
+        return f"{self._prefix}_{next(self._serial)}_{_LABEL.sub('_', label.rsplit('.', 1)[-1].lower())}"
 
     def _view(self, label: str, select: str, deps: tuple[Table, ...] = ()) -> Table:
         """A new view over ``select``; it keeps the tables it reads (``deps``) alive."""
@@ -187,10 +206,6 @@ class Engine(Sources):
         self._collect()
         self._make_view(name, select)
         return Table(self, name, "view", label, deps)
-
-    def _first(self, sql: str, params: dict[str, Any] | None) -> tuple[Any, ...] | None:
-        rows = self._rows(sql, params, limit=1)
-        return rows[0] if rows else None
 
     def _discard(self, name: str, kind: str) -> None:
         # Called by a handle's finalizer, possibly on another thread or in the middle of a

@@ -12,7 +12,7 @@ number in input order, and its dialect) and reads its inputs itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -79,6 +79,11 @@ class Sources:
         """Generated DuckDB SQL (and its parameters) in this engine's dialect."""
         raise NotImplementedError
 
+    def _text_date(self, text: str, strict: bool) -> str:
+        """SQL reading a text date without a format (YYYY-MM-DD, a time after it allowed): fails when
+        ``strict``, else NULL, on anything else."""
+        return f"{'CAST' if strict else 'TRY_CAST'}({text} AS DATE)"
+
     def _query_rows(self, sql: str, params: dict[str, Any] | None, limit: int | None = None) -> list[tuple[Any, ...]]:
         return self._rows(*self._generated(sql, params), limit=limit)  # type: ignore[attr-defined]
 
@@ -96,7 +101,7 @@ class Sources:
         statuses = [status.lower().strip() for status in spec.excluded_statuses]
         excluded = self._variable("rfm_excluded_statuses", statuses) if statuses else None
         self._excluded = excluded
-        select = f"SELECT {', '.join(_select_list(spec, fmt, excluded, self._row_hash(raw)))} FROM {quote_ident(raw._name)} AS r"
+        select = f"SELECT {', '.join(_select_list(spec, fmt, excluded, self._row_hash(raw), self._text_date))} FROM {quote_ident(raw._name)} AS r"
         return self._view("order_lines", self._generated(select, None)[0], (raw,))
 
     def first_value(self: Engine, raw: Table, column: str) -> Any:
@@ -139,7 +144,7 @@ class Sources:
         elif spec.date_format is not None:
             parsed = f"try_strptime(CAST({q} AS VARCHAR), {self._variable('rfm_date_format', spec.date_format)})"
         else:
-            parsed = f"TRY_CAST(CAST({q} AS VARCHAR) AS DATE)"
+            parsed = self._text_date(f"CAST({q} AS VARCHAR)", strict=False)
         kept = _kept_line(spec, self._excluded) if only_kept else "true"
         with self.single_thread():  # file order, so the row number is the line's
             rows = self._query_rows(
@@ -168,8 +173,11 @@ def _kept_line(spec: LineSpec, excluded: str | None) -> str:
     return f"({quote_ident(spec.columns['customer_id'])} IS NOT NULL AND NOT {_excluded_status(spec, excluded)})"  # type: ignore[arg-type]
 
 
-def _select_list(spec: LineSpec, fmt: str | None, excluded: str | None, row_hash: str) -> list[str]:
-    """The view's columns; ``fmt`` and ``excluded`` read the date format and the excluded statuses."""
+def _select_list(
+    spec: LineSpec, fmt: str | None, excluded: str | None, row_hash: str, text_date: Callable[[str, bool], str]
+) -> list[str]:
+    """The view's columns; ``fmt`` and ``excluded`` read the date format and the excluded statuses,
+    ``text_date(text, strict)`` reads a text date without a format."""
     m = spec.columns
     cust = quote_ident(m["customer_id"])  # type: ignore[arg-type]
     known = _kept_line(spec, excluded)
@@ -194,7 +202,7 @@ def _select_list(spec: LineSpec, fmt: str | None, excluded: str | None, row_hash
                 f"CAST(try_strptime({text}, {fmt}) AS DATE)",
             )
         else:
-            date_expr = lenient(f"CAST({text} AS DATE)", f"TRY_CAST({text} AS DATE)")
+            date_expr = lenient(text_date(text, True), text_date(text, False))
 
     amount_col = quote_ident(m["amount"])  # type: ignore[arg-type]
     atype = spec.types[m["amount"]]  # type: ignore[index]

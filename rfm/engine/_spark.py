@@ -33,19 +33,21 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from pyspark.errors import (
     ArithmeticException,
     ArrayIndexOutOfBoundsException,
     DateTimeException,
     NumberFormatException,
     PySparkException,
-    SparkRuntimeException,
 )
-from pyspark.sql import SparkSession
+from pyspark.sql import Column, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import NumericType, StringType, StructField, StructType
 
 from rfm._files import output_format, write_atomic
 from rfm.engine._dialect import is_macro, literal, order_keys, spark_block, spark_sql
-from rfm.engine._engine import FORMULA_START, Engine
+from rfm.engine._engine import FORMULA_START, Engine, is_spark_frame
 from rfm.engine._errors import first_line
 from rfm.engine._queries import Query
 from rfm.engine._tables import Relation, Table, quote_ident
@@ -57,6 +59,12 @@ SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",  # a timestamp's day is its UTC day, as on DuckDB
     # "x" is an identifier, as in DuckDB and standard SQL: one quoting function for both engines
     "spark.sql.ansi.doubleQuotedIdentifiers": "true",
+    # and nothing else may change what the SQL means: values are literals, never substituted or
+    # re-escaped; dates parse with the current parser; identifiers compare as in DuckDB
+    "spark.sql.variable.substitute": "false",
+    "spark.sql.parser.escapedStringLiterals": "false",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.caseSensitive": "false",
 }
 # Only for a local session the engine starts itself.
 LOCAL_CONF = {
@@ -88,14 +96,18 @@ def engine_type(spark_type: str) -> str:
 
 def _reachable(remote: str) -> None:
     """Fail in seconds, not after the Connect client's retries (minutes), when nothing answers at ``remote``."""
-    m = re.match(r"^sc://(\[[^\]]+\]|[^:/;]+)(?::(\d+))?", remote)
-    if m is None:
-        raise ConfigError(f"--spark-remote {remote}: not a Spark Connect URL; write sc://host:port (default port 15002)")
+    m = re.match(r"^sc://(\[[^\]]+\]|[^:/;]+)(?::(\d+))?(?:[/;]|$)", remote)
+    if m is None:  # the URL is not echoed: it may carry a token
+        raise ConfigError("--spark-remote: not a Spark Connect URL; write sc://host:port (default port 15002)")
     host, port = m.group(1).strip("[]"), int(m.group(2) or 15002)
     try:
         socket.create_connection((host, port), timeout=10).close()
     except OSError as exc:
         raise EngineError(f"cannot reach Spark Connect at {host}:{port} ({exc.strerror or exc}); is the server running?") from None
+
+
+def _jvm_log() -> Path:
+    return Path(tempfile.gettempdir()) / f"rfm-spark-{getattr(os, 'getuid', os.getpid)()}.log"
 
 
 @contextmanager
@@ -105,10 +117,15 @@ def _jvm_output(local: bool) -> Iterator[None]:
     if not local:
         yield
         return
-    log = Path(tempfile.gettempdir()) / f"rfm-spark-{getattr(os, 'getuid', os.getpid)()}.log"
     sys.stderr.flush()
     saved = os.dup(2)
-    target = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:  # never through a planted symlink, never into another user's file
+        target = os.open(_jvm_log(), os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        if hasattr(os, "getuid") and os.fstat(target).st_uid != os.getuid():
+            os.close(target)
+            raise OSError("not ours")
+    except OSError:
+        target = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(target, 2)  # the JVM is forked now and inherits this descriptor
         yield
@@ -123,6 +140,13 @@ def _java_missing() -> bool:
     return not (home and Path(home, "bin", "java").exists()) and shutil.which("java") is None
 
 
+# Error conditions that mean "a value in the data", whatever exception class carries them.
+_DATA_CONDITIONS = {
+    "USER_RAISED_EXCEPTION", "CAST_INVALID_INPUT", "CAST_OVERFLOW", "CANNOT_PARSE_TIMESTAMP",
+    "ARITHMETIC_OVERFLOW", "NUMERIC_VALUE_OUT_OF_RANGE", "DATETIME_OVERFLOW", "DIVIDE_BY_ZERO",
+}
+
+
 @contextmanager
 def translated(prefix: str = "") -> Iterator[None]:
     """A bad value becomes a :class:`DataError`, any other Spark failure an :class:`EngineError`."""
@@ -130,13 +154,12 @@ def translated(prefix: str = "") -> Iterator[None]:
         yield
     except _DATA_ERRORS as exc:
         raise DataError(prefix + first_line(exc)) from None
-    except SparkRuntimeException as exc:  # raise_error() of the order-line view
-        cls = DataError if "USER_RAISED_EXCEPTION" in str(exc) or "CAST" in str(exc) else EngineError
-        raise cls(prefix + first_line(exc)) from None
     except PySparkException as exc:
-        raise EngineError(prefix + first_line(exc)) from None
-    except Exception as exc:  # py4j and gRPC failures: the session is gone or unreachable
-        if type(exc).__module__.startswith(("py4j", "grpc", "pyspark")):
+        condition = (exc.getCondition() or "").split(".")[0] if hasattr(exc, "getCondition") else ""
+        cls = DataError if condition in _DATA_CONDITIONS else EngineError
+        raise cls(prefix + first_line(exc)) from None
+    except Exception as exc:  # py4j, gRPC and Arrow failures: the session is gone, unreachable or broken
+        if type(exc).__module__.startswith(("py4j", "grpc", "pyspark", "pyarrow")):
             raise EngineError(prefix + first_line(exc)) from None
         raise
 
@@ -145,17 +168,21 @@ class SparkEngine(Engine):
     """Apache Spark through a SparkSession (see the module docstring)."""
 
     name = "spark"
+    reads_uris = True
 
     def __init__(self, *, remote: str | None = None, conf: Mapping[str, str] | None = None, session: Any = None) -> None:
         super().__init__()
         self._frames: dict[str, Any] = {}
+        self._sorts: dict[str, list[Column]] = {}  # a materialised table's ORDER BY, as Columns
         self._restore: dict[str, str | None] = {}
         self._owned = False
         if session is None:
             session = SparkSession.getActiveSession() if remote is None else None
+        self._owned_remote = False
         if session is None:
             session = self._start(remote, dict(conf or {}))
             self._owned = remote is None
+            self._owned_remote = remote is not None
         self.spark = session
         _quiet()
         with translated("spark settings: "):
@@ -182,7 +209,8 @@ class SparkEngine(Engine):
                 builder = builder.config(key, value)
         for key, value in {**SESSION_CONF, **conf}.items():
             builder = builder.config(key, value)
-        with translated("cannot start Spark: "), _jvm_output(remote is None):
+        where = "" if remote is not None else f" (the JVM's log: {_jvm_log()})"
+        with translated(f"cannot start Spark{where}: "), _jvm_output(remote is None):
             session = builder.getOrCreate()
         if remote is None:
             session.sparkContext.setLogLevel("ERROR")
@@ -201,6 +229,11 @@ class SparkEngine(Engine):
         except Exception:  # the session is already stopped
             pass
         self._restore = {}
+        if self._owned_remote:
+            try:
+                self.spark.stop()
+            except Exception:  # already gone
+                pass
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -214,15 +247,41 @@ class SparkEngine(Engine):
         names: Sequence[str] | None = None,
         all_varchar: bool = False,
     ) -> Table:
-        """CSV files as a view.  Spark does not sniff: the separator defaults to "," and a header is assumed."""
-        reader = self.spark.read.option("sep", sep or ",").option("header", str(header is not False).lower())
-        # amounts with a decimal comma stay text; the order-line view reads them
-        reader = reader.option("inferSchema", str(not all_varchar).lower()).option("mode", "FAILFAST")
+        """CSV files as a view.  Spark does not sniff: the separator is "," ("\t" for .tsv) unless given,
+        a header is assumed unless ``names`` are given, and quotes are doubled inside quoted fields
+        (RFC 4180, as DuckDB reads them).  A column of numbers any of which has a leading zero
+        stays text, as DuckDB types it (ids such as 00123 keep their zeros)."""
+        files = _absolute(paths)
+        tsv = all(re.search(r"\.tsv(\.gz)?$", f, re.I) for f in files)
+        has_header = header if header is not None else names is None
+        reader = (
+            self.spark.read.option("sep", sep or ("\t" if tsv else ","))
+            .option("header", str(has_header).lower())
+            .option("quote", '"').option("escape", '"').option("mode", "FAILFAST")
+        )
         with translated():
-            df = reader.csv(_absolute(paths))
+            text = reader.option("inferSchema", "false").csv(files)
+            df = text if all_varchar else reader.option("inferSchema", "true").csv(files)
+            if not all_varchar:
+                df = self._keep_zero_padded(reader, files, df, text)
             if names is not None:
                 df = df.toDF(*names)
-        return self._frame_view("raw", df)
+            return self._frame_view("raw", df)
+
+    def _keep_zero_padded(self, reader: Any, files: list[str], typed: Any, text: Any) -> Any:
+        numeric = [f.name for f in typed.schema.fields if isinstance(f.dataType, NumericType)]
+        if not numeric:
+            return typed
+        padded = text.select(
+            [F.max(F.col(f"`{c}`").rlike(r"^\s*[+-]?0[0-9]").cast("int")).alias(f"c{i}") for i, c in enumerate(numeric)]
+        ).first()
+        texts = {c for i, c in enumerate(numeric) if padded[f"c{i}"]}
+        if not texts:
+            return typed
+        schema = StructType([
+            f if f.name not in texts else StructField(f.name, StringType(), True) for f in typed.schema.fields
+        ])
+        return reader.schema(schema).csv(files)
 
     def read_whitespace(self, paths: str | list[str], *, names: Sequence[str], skip_header: bool) -> Table:
         """Fixed-layout text with runs of spaces or tabs between fields (e.g. CDNOW), every field text."""
@@ -230,9 +289,14 @@ class SparkEngine(Engine):
         with translated():
             lines = self._frame_view("raw_lines", self.spark.read.text(_absolute(files)))
         skip = ""
-        if skip_header:  # the header line is the first line of each file: drop lines equal to it
-            first = {Path(p).read_text(encoding="utf-8").splitlines()[0] for p in _expand(files)}
-            skip = " AND value NOT IN (" + ", ".join(literal(f).sql("spark") for f in sorted(first)) + ")"
+        if skip_header:  # each file's first line is its header: drop lines equal to one (read by Spark: any path)
+            firsts = self.spark.sql(
+                f"SELECT min_by(value, id) AS first FROM (SELECT value, input_file_name() AS f, "
+                f"monotonically_increasing_id() AS id FROM {quote_ident(lines._name)}) GROUP BY f"
+            ).collect()
+            first = sorted({row[0] for row in firsts if row[0] is not None})
+            if first:
+                skip = " AND value NOT IN (" + ", ".join(literal(f).sql("spark") for f in first) + ")"
         fields = ", ".join(f"nullif(try_element_at(parts, {i + 1}), '') AS {quote_ident(n)}" for i, n in enumerate(names))
         return self._view(
             "raw",
@@ -259,7 +323,8 @@ class SparkEngine(Engine):
 
     def _frame_view(self, label: str, df: Any) -> Table:
         name = self._new_name(label)
-        df.createOrReplaceTempView(name)
+        with translated():
+            df.createOrReplaceTempView(name)
         self._frames[name] = df
         return Table(self, name, "view", label)
 
@@ -275,10 +340,21 @@ class SparkEngine(Engine):
         return f"xxhash64({values}, {nulls})"  # the null flags: (a, NULL) and (NULL, a) differ
 
     def _row_number(self) -> str:
-        return "row_number() OVER (ORDER BY monotonically_increasing_id())"
+        # input order: files in name order (as listed), lines in file order
+        return "row_number() OVER (ORDER BY input_file_name(), monotonically_increasing_id())"
 
     def _generated(self, sql: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
         return spark_sql(sql, params), None
+
+    def _text_date(self, text: str, strict: bool) -> str:
+        # Spark's CAST also reads '2024' and '2024-01' (as the 1st); DuckDB refuses them, and reads
+        # 2024/01/05: only year-month-day passes, "/" made "-", else a value no cast reads.
+        iso = f"replace(trim({text}), '/', '-')"
+        guarded = (
+            f"CASE WHEN regexp_matches({iso}, '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T][^a-zA-Z]*)?$') "
+            f"THEN {iso} ELSE 'not a date' END"
+        )
+        return f"{'CAST' if strict else 'TRY_CAST'}({guarded} AS DATE)"
 
     # --- the seam's primitives --------------------------------------------------------------
 
@@ -297,7 +373,9 @@ class SparkEngine(Engine):
             df = self.spark.sql(sql).localCheckpoint(eager=True)
             df.createOrReplaceTempView(name)
         self._frames[name] = df
-        return order_keys(sql)
+        keys = order_keys(sql, df.columns)
+        self._sorts[name] = [_sort_column(k) for k in keys]
+        return keys
 
     def _make_view(self, name: str, select: str) -> None:
         with translated():
@@ -307,7 +385,7 @@ class SparkEngine(Engine):
 
     def _register(self, name: str, frame: Any, label: str) -> None:
         try:
-            df = frame if _is_spark_frame(frame) else self.spark.createDataFrame(_as_arrow(frame))
+            df = frame if is_spark_frame(frame) else self.spark.createDataFrame(_as_arrow(frame))
             df.createOrReplaceTempView(name)
         except Exception as exc:  # many types of failure for an object Spark cannot read
             raise EngineError(f"cannot register {label}: {first_line(exc)}") from None
@@ -315,6 +393,7 @@ class SparkEngine(Engine):
 
     def _drop(self, name: str, kind: str) -> None:
         self._frames.pop(name, None)
+        self._sorts.pop(name, None)
         try:
             self.spark.catalog.dropTempView(name)
         except Exception:  # the session is gone; nothing to free
@@ -336,7 +415,14 @@ class SparkEngine(Engine):
             return {f.name: engine_type(f.dataType.simpleString()) for f in self.spark.table(name).schema.fields}
 
     def dataframe(self, rel: Relation) -> Any:
-        """The rows as a Spark DataFrame (lazy, in the relation's order)."""
+        """The rows as a Spark DataFrame in the relation's order.  A materialised table's DataFrame
+        is built from its checkpointed data, not from SQL text: it stays valid after the engine is
+        closed (its views dropped, the session's settings restored)."""
+        if isinstance(rel, Table) and rel._name in self._frames and rel._name in self._sorts:
+            frame = self._frames[rel._name]
+            df = frame.orderBy(*self._sorts[rel._name]) if self._sorts[rel._name] else frame
+            df._rfm_data = frame  # keep the checkpoint alive as long as the DataFrame (Spark Connect)
+            return df
         sql, _ = rel._select()
         with translated():
             return self.spark.sql(sql)
@@ -371,14 +457,26 @@ class SparkEngine(Engine):
             self.dataframe(rel).write.mode(mode).saveAsTable(table)
 
 
-def _is_spark_frame(obj: Any) -> bool:
-    return type(obj).__module__.startswith("pyspark.sql") and hasattr(obj, "createOrReplaceTempView")
+def _sort_column(key: str) -> Column:
+    """One ``order_keys`` key (`col` [DESC] [NULLS FIRST|LAST]) as a sort Column."""
+    m = re.fullmatch(r"`((?:[^`]|``)+)`(?: (ASC|DESC))?(?: NULLS (FIRST|LAST))?", key)
+    if m is None:
+        raise EngineError(f"cannot read back the order {key!r}")
+    col = F.col(f"`{m.group(1)}`")
+    desc, nulls = m.group(2) == "DESC", m.group(3) or ("LAST" if m.group(2) == "DESC" else "FIRST")
+    if desc:
+        return col.desc_nulls_first() if nulls == "FIRST" else col.desc_nulls_last()
+    return col.asc_nulls_first() if nulls == "FIRST" else col.asc_nulls_last()
 
 
 def _as_arrow(frame: Any) -> Any:
+    """Polars, pandas or Arrow as an Arrow table (pandas through Arrow: Spark's own pandas
+    conversion turns a missing text value into the string "NaN")."""
     if isinstance(frame, pl.DataFrame):
         return frame.to_arrow()
-    return frame  # pandas or Arrow: createDataFrame reads both
+    if type(frame).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    return frame
 
 
 def _absolute(paths: str | list[str]) -> list[str]:

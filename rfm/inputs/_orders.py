@@ -94,14 +94,14 @@ def open_orders(engine: Engine, source: Any, cfg: InputConfig, *, table: str | N
 def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> tuple[Table, dict[str, Any] | None]:
     """The raw input as an engine table, and the options to re-read it as text (CSV files only)."""
     label = describe_source(source)
-    spark = engine.name == "spark"
+    uris = engine.reads_uris
     if source is None:
-        if spark and (table or cfg.table):
-            return engine.read_table(table or cfg.table), None  # type: ignore[attr-defined]
+        if uris and (table or cfg.table):
+            return engine.read_table(table or cfg.table), None  # type: ignore[arg-type]
         raise InputError(
             "no orders given; pass a file (or, with --engine spark, --table catalog.schema.table)"
         )
-    if spark and isinstance(source, str) and _is_uri(source):  # s3://, hdfs://, dbfs:/ ... : Spark reads it
+    if uris and isinstance(source, str) and _is_uri(source):  # s3://, hdfs://, dbfs:/ ... : Spark reads it
         return _read_uri(engine, source, cfg), None
     if not isinstance(source, (str, Path)):
         try:
@@ -118,9 +118,10 @@ def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> t
     if not is_glob and not path.exists():
         raise InputError(f"{text}: file not found; check the path")
     if path.is_dir() and (path / "_delta_log").is_dir():
-        if not spark:
-            raise InputError(f"{text}: is a Delta table; read it with --engine spark (and the delta-spark package)")
-        return engine.read_delta(text), None  # type: ignore[attr-defined]
+        try:
+            return engine.read_delta(text), None
+        except EngineError as exc:
+            raise InputError(str(exc)) from None
     if path.is_dir():
         parquet = sorted(path.rglob("*.parquet"))
         csvs = sorted(p for p in path.rglob("*") if str(p).lower().endswith(_CSV_SUFFIXES))
@@ -134,7 +135,7 @@ def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> t
             raise InputError(f"{text}: no file matches this pattern")
         return _parquet(engine, text, text), None
     if lower.endswith(_DUCKDB_SUFFIXES):
-        if spark:
+        if uris:
             raise InputError(f"{text}: a DuckDB database file cannot be read by Spark; export the table to Parquet")
         return _database(engine, text, table or cfg.table), None
     if lower.endswith(_CSV_SUFFIXES) or is_glob:  # a glob without a CSV ending: row numbers, not lines
@@ -173,7 +174,7 @@ def _csv(
 ) -> tuple[Table, dict[str, Any] | None]:
     opts = cfg.csv
     first = paths[0] if isinstance(paths, list) else paths
-    if isinstance(paths, str) and not any(ch in paths for ch in "*?[") and Path(paths).stat().st_size == 0:
+    if isinstance(paths, str) and not _is_uri(paths) and not any(ch in paths for ch in "*?[") and Path(paths).stat().st_size == 0:
         raise InputError(f"{label}: the file is empty (0 bytes); export the orders again")
     try:
         if opts.delimiter == "whitespace":
@@ -194,6 +195,9 @@ def _whitespace_names(cfg: InputConfig, label: str, first: str) -> list[str]:
             f'{label}: input.csv.delimiter is "whitespace" but the columns have no names; '
             "set input.csv.names: [...] or input.csv.header: true"
         )
+    if _is_uri(first):
+        raise InputError(f"{label}: the column names of whitespace text are read from a local file; "
+                         "set input.csv.names: [...] for a remote one")
     matches = sorted(glob.glob(first)) if any(ch in first for ch in "*?[") else [first]
     if not matches:
         raise InputError(f"{label}: no file matches this pattern")

@@ -57,6 +57,39 @@ def test_main_blocks_match_golden(name):
     assert sql == path.read_text(), f"{name}: Spark SQL changed; see {path} (RFM_UPDATE_GOLDEN=1 to accept)"
 
 
+@pytest.mark.parametrize(
+    ("duckdb", "spark"),
+    [
+        ("l[1]", "TRY_ELEMENT_AT(l, 1)"),  # first
+        ("l[-1]", "TRY_ELEMENT_AT(l, -1)"),  # last, on both engines
+        ("l[CAST(x AS INT)]", "TRY_ELEMENT_AT(l, CAST(x AS INT))"),
+        ("l[len(l)]", "TRY_ELEMENT_AT(l, SIZE(l))"),
+    ],
+)
+def test_list_indexes_stay_one_based(duckdb, spark):
+    assert spark_sql(f"SELECT {duckdb} FROM t") == f"SELECT {spark} FROM t"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "java"),
+    [
+        ("%Y-%m-%d", "yyyy-M-d"),  # one or two digits, as DuckDB reads them
+        ("%d/%m/%Y %H:%M", "d/M/yyyy H:m"),
+        ("%Y%m%d", "yyyyMMdd"),  # fields that touch need fixed widths
+        ("%Y-%m-%dT%H:%M:%S", "yyyy-M-d'T'H:m:s"),  # literal letters quoted
+    ],
+)
+def test_date_formats(fmt, java):
+    from rfm.engine._dialect import java_pattern
+
+    assert java_pattern(fmt) == java
+
+
+def test_rounding_follows_duckdb():
+    """DuckDB rounds x * 10^n on the binary double; Spark would round the decimal text."""
+    assert spark_sql("SELECT round(x, 2) FROM t") == "SELECT ROUND(CAST(x AS DOUBLE) * 100) / CAST(100 AS DOUBLE) FROM t"
+
+
 def test_segment_lookup_is_one_based_on_spark():
     """DuckDB lists are 1-based; Spark's [] is 0-based: the lookup must not shift by one."""
     sql = spark_tree("customers.build_result").sql(dialect="spark")
@@ -65,8 +98,7 @@ def test_segment_lookup_is_one_based_on_spark():
 
 
 def test_division_is_in_double_precision():
-    sql = spark_sql("SELECT CAST(a AS DECIMAL(18, 4)) / b FROM t")
-    assert sql == "SELECT CAST(CAST(a AS DECIMAL(18, 4)) AS DOUBLE) / CAST(b AS DOUBLE) FROM t"
+    assert spark_sql("SELECT a / b FROM t") == "SELECT CAST(a AS DOUBLE) / CAST(b AS DOUBLE) FROM t"
 
 
 def test_range_table_becomes_a_sequence():
@@ -76,8 +108,24 @@ def test_range_table_becomes_a_sequence():
 
 def test_date_format_is_translated_for_spark():
     assert spark_sql("SELECT try_strptime(x, $f) FROM t", {"f": "%d/%m/%Y"}) == (
-        "SELECT TRY_TO_TIMESTAMP(x, 'dd/MM/yyyy') FROM t"
+        "SELECT TRY_TO_TIMESTAMP(x, 'd/M/yyyy') FROM t"
     )
+
+
+def test_a_spark_variant_is_preferred(monkeypatch):
+    from rfm.engine import _dialect
+    from rfm.engine._queries import Query
+
+    blocks = {
+        "t.only_duckdb": Query("t.only_duckdb", "SELECT list_value(1) AS x", (), (), "t.sql", 1, ""),
+        "t.only_duckdb__spark": Query("t.only_duckdb__spark", "SELECT array(1) AS x", (), (), "t.sql", 4, ""),
+    }
+    monkeypatch.setattr(_dialect, "load_queries", lambda: blocks)
+    _dialect.spark_tree.cache_clear()
+    try:
+        assert _dialect.spark_tree("t.only_duckdb").sql(dialect="spark") == "SELECT ARRAY(1) AS x"
+    finally:
+        _dialect.spark_tree.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ WITH c AS (
   SELECT
     s.customer_id,
     p.p_alive,
-    ROUND(100 * p.p_no_order, 1) AS churn_risk,
+    ROUND(CAST(100 * p.p_no_order AS DOUBLE) * 10) / CAST(10 AS DOUBLE) AS churn_risk,
     p.expected_orders,
     CASE
       WHEN p.p_alive >= 0.5 AND NOT p.wait_units IS NULL

@@ -8,11 +8,10 @@ WITH g AS (
     customer_id,
     EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) AS p_alive,
     ROUND(
-      100 * (
+      CAST(100 * (
         1 - EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) + EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * EXP(CAST(-:horizon_days AS DOUBLE) / CAST(gap AS DOUBLE))
-      ),
-      1
-    ) AS churn_risk,
+      ) AS DOUBLE) * 10
+    ) / CAST(10 AS DOUBLE) AS churn_risk,
     CAST(EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * :horizon_days AS DOUBLE) / CAST(gap AS DOUBLE) AS expected_orders,
     CASE
       WHEN EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) >= 0.5

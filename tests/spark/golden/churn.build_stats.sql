@@ -2,7 +2,7 @@ WITH days AS (
   SELECT
     customer_id,
     order_date AS day,
-    SUM(CAST(net AS DECIMAL(18, 4))) AS spend
+    SUM(CAST(CAST(ROUND(net * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))) AS spend
   FROM __rfm_table_orders
   WHERE
     line_class = 'kept' AND is_purchase AND order_date <= :as_of

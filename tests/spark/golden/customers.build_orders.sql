@@ -18,7 +18,10 @@ WITH classed AS (
     line_class,
     order_date,
     copies,
-    CASE WHEN line_class = 'kept' THEN CAST(amount AS DECIMAL(18, 4)) END AS amount,
+    CASE
+      WHEN line_class = 'kept'
+      THEN CAST(CAST(ROUND(amount * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+    END AS amount,
     CASE WHEN :drop_duplicates THEN 1 ELSE copies END AS weight
   FROM classed
 )
@@ -29,11 +32,11 @@ SELECT
   order_date,
   SUM(copies) AS n_lines,
   SUM(copies) - COUNT(*) AS n_duplicate_lines, /* cheaper than sum(copies - 1) */
-  CAST(COALESCE(SUM(amount * weight), 0) AS DECIMAL(18, 4)) AS net,
-  CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
-    amount > 0), 0) AS DECIMAL(18, 4)) AS gross,
-  CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
-    amount < 0), 0) AS DECIMAL(18, 4)) AS refunds,
+  CAST(CAST(ROUND(COALESCE(SUM(amount * weight), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4)) AS net,
+  CAST(CAST(ROUND(COALESCE(SUM(amount * weight) FILTER(WHERE
+    amount > 0), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4)) AS gross,
+  CAST(CAST(ROUND(COALESCE(SUM(amount * weight) FILTER(WHERE
+    amount < 0), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4)) AS refunds,
   SUM(copies) FILTER(WHERE
     amount < 0) AS n_return_lines,
   BOOL_OR(amount >= 0) AS is_purchase

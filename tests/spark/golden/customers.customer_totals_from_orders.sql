@@ -23,10 +23,16 @@ SELECT
     is_purchase) AS last_order_date,
   COUNT(DISTINCT order_id) FILTER(WHERE
     is_purchase AND in_window) AS frequency,
-  COALESCE(SUM(CAST(gross AS DECIMAL(18, 4))) FILTER(WHERE
-    in_window), 0) AS gross,
-  COALESCE(SUM(CAST(refunds AS DECIMAL(18, 4))) FILTER(WHERE
-    in_window), 0) AS refunds
+  COALESCE(
+    SUM(CAST(CAST(ROUND(gross * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))) FILTER(WHERE
+      in_window),
+    0
+  ) AS gross,
+  COALESCE(
+    SUM(CAST(CAST(ROUND(refunds * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))) FILTER(WHERE
+      in_window),
+    0
+  ) AS refunds
 FROM kept
 GROUP BY
   customer_id

@@ -160,8 +160,8 @@ class DuckDBEngine(Engine):
 
     # --- the seam's primitives --------------------------------------------------------------
 
-    def _statement(self, q: Query, params: dict[str, Any]) -> None:
-        self._execute(q.sql, params or None)
+    def _statement(self, q: Query, names: Mapping[str, str], params: dict[str, Any]) -> None:
+        self._execute(q.render(names, quote_ident), params or None)
 
     def _sql(self, q: Query, names: Mapping[str, str], params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         return q.render(names, quote_ident), params or None

@@ -63,7 +63,7 @@ class Engine(Sources):
         """Run a statement block (a type or macro definition) to completion."""
         q = query(block)
         self._check(q, tables, rows=False)
-        self._statement(q, q.bind(params))
+        self._statement(q, {k: t._name for k, t in (tables or {}).items()}, q.bind(params))
 
     def create(
         self,
@@ -140,7 +140,7 @@ class Engine(Sources):
 
     # --- what each engine implements -------------------------------------------------------
 
-    def _statement(self, q: Query, params: dict[str, Any]) -> None:
+    def _statement(self, q: Query, names: Mapping[str, str], params: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def _sql(self, q: Query, names: Mapping[str, str], params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:

@@ -43,7 +43,16 @@ from pyspark.errors import (
 )
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import NumericType, StringType, StructField, StructType
+from pyspark.sql.types import (
+    ByteType,
+    IntegerType,
+    LongType,
+    NumericType,
+    ShortType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 from rfm._files import output_format, write_atomic
 from rfm.engine._dialect import is_macro, literal, order_keys, spark_block, spark_sql
@@ -269,19 +278,24 @@ class SparkEngine(Engine):
             return self._frame_view("raw", df)
 
     def _keep_zero_padded(self, reader: Any, files: list[str], typed: Any, text: Any) -> Any:
+        """Spark's inferred CSV types made DuckDB's: whole numbers BIGINT (Spark says INT when they
+        fit), and a column of numbers with any zero-padded value (00123) text."""
         numeric = [f.name for f in typed.schema.fields if isinstance(f.dataType, NumericType)]
-        if not numeric:
-            return typed
-        padded = text.select(
-            [F.max(F.col(f"`{c}`").rlike(r"^\s*[+-]?0[0-9]").cast("int")).alias(f"c{i}") for i, c in enumerate(numeric)]
-        ).first()
-        texts = {c for i, c in enumerate(numeric) if padded[f"c{i}"]}
-        if not texts:
-            return typed
-        schema = StructType([
-            f if f.name not in texts else StructField(f.name, StringType(), True) for f in typed.schema.fields
-        ])
-        return reader.schema(schema).csv(files)
+        texts: set[str] = set()
+        if numeric:
+            padded = text.select(
+                [F.max(F.col(f"`{c}`").rlike(r"^\s*[+-]?0[0-9]").cast("int")).alias(f"c{i}") for i, c in enumerate(numeric)]
+            ).first()
+            texts = {c for i, c in enumerate(numeric) if padded[f"c{i}"]}
+        fields = []
+        for f in typed.schema.fields:
+            if f.name in texts:
+                f = StructField(f.name, StringType(), True)
+            elif isinstance(f.dataType, (ByteType, ShortType, IntegerType)):
+                f = StructField(f.name, LongType(), True)
+            fields.append(f)
+        schema = StructType(fields)
+        return typed if schema == typed.schema else reader.schema(schema).csv(files)
 
     def read_whitespace(self, paths: str | list[str], *, names: Sequence[str], skip_header: bool) -> Table:
         """Fixed-layout text with runs of spaces or tabs between fields (e.g. CDNOW), every field text."""
@@ -358,7 +372,7 @@ class SparkEngine(Engine):
 
     # --- the seam's primitives --------------------------------------------------------------
 
-    def _statement(self, q: Query, params: dict[str, Any]) -> None:
+    def _statement(self, q: Query, names: Mapping[str, str], params: dict[str, Any]) -> None:
         # DuckDB's statements are type and macro definitions: enums are a DuckDB storage
         # choice, macros are expanded into the blocks that call them (rfm.engine._dialect).
         if is_macro(q) or q.sql.lstrip().upper().startswith("CREATE TYPE"):

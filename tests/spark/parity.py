@@ -14,6 +14,8 @@ def assert_same(duck: pl.DataFrame, spark: pl.DataFrame, *, label: str = "") -> 
     assert duck.height == spark.height, f"{label}: {duck.height} rows on DuckDB, {spark.height} on Spark"
     for name in duck.columns:
         a, b = duck[name], spark[name]
+        same_type = a.dtype == b.dtype or (a.dtype.is_decimal() and b.dtype.is_decimal()) or b.dtype == pl.Null
+        assert same_type, f"{label}: column {name!r} is {a.dtype} on DuckDB, {b.dtype} on Spark"
         if a.dtype.is_float() or b.dtype.is_float() or a.dtype.is_decimal() or b.dtype.is_decimal():
             x, y = a.cast(pl.Float64), b.cast(pl.Float64)
             both_null = x.is_null() & y.is_null()

@@ -42,9 +42,14 @@ def blocks() -> list[str]:
 
 @pytest.mark.parametrize("name", blocks())
 def test_every_block_transpiles(name):
-    sql = spark_tree(name).sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    from sqlglot import exp
+
+    tree = spark_tree(name)
+    sql = tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     assert sql.upper().startswith(("SELECT", "WITH", "(")), sql[:80]
-    assert "$" not in sql.replace("'$", "")  # every DuckDB parameter became a placeholder
+    # every declared $param is a placeholder to bind, and nothing else is
+    q = load_queries()[name]
+    assert {p.name for p in tree.find_all(exp.Placeholder)} == set(q.params)
 
 
 @pytest.mark.parametrize("name", MAIN_BLOCKS)

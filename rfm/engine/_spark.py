@@ -4,10 +4,10 @@ A :class:`SparkEngine` holds a SparkSession: a local one by default, a Spark
 Connect endpoint with ``remote="sc://host:15002"``, or the session a Spark
 DataFrame input already belongs to.  Every block of ``queries/`` reaches Spark
 through :mod:`rfm.engine._dialect` (DuckDB SQL transpiled by sqlglot, values as
-typed literals).  The session runs with ANSI SQL on (a bad cast, an index out
-of range or an overflow fails instead of giving NULL or another element) and
-the UTC time zone; settings changed on a session the engine did not start are
-restored by :meth:`SparkEngine.close`.
+typed literals).  The session runs with the settings of
+:mod:`rfm.engine._spark_session` (ANSI SQL on, UTC, double-quoted identifiers,
+no variable substitution); settings changed on a session the engine did not
+start are restored by :meth:`SparkEngine.close`.
 
 Materialised tables are locally checkpointed DataFrames under a temp view
 name: eager (a bad value fails the statement that reads it, as on DuckDB) and
@@ -19,28 +19,15 @@ atomically, like DuckDB's.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import re
-import shutil
-import socket
-import sys
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from pyspark.errors import (
-    ArithmeticException,
-    ArrayIndexOutOfBoundsException,
-    DateTimeException,
-    NumberFormatException,
-    PySparkException,
-)
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -59,32 +46,10 @@ from rfm.engine._dialect import is_macro, literal, order_keys, spark_block, spar
 from rfm.engine._engine import FORMULA_START, Engine, is_spark_frame
 from rfm.engine._errors import first_line
 from rfm.engine._queries import Query
+from rfm.engine._spark_session import SESSION_CONF, start_session, translated
 from rfm.engine._tables import Relation, Table, quote_ident
-from rfm.errors import ConfigError, DataError, EngineError
+from rfm.errors import EngineError
 
-# Settings every rfm Spark session runs with (a user's own session gets them for the engine's life).
-SESSION_CONF = {
-    "spark.sql.ansi.enabled": "true",  # a bad value fails; never a silent NULL or another list element
-    "spark.sql.session.timeZone": "UTC",  # a timestamp's day is its UTC day, as on DuckDB
-    # "x" is an identifier, as in DuckDB and standard SQL: one quoting function for both engines
-    "spark.sql.ansi.doubleQuotedIdentifiers": "true",
-    # and nothing else may change what the SQL means: values are literals, never substituted or
-    # re-escaped; dates parse with the current parser; identifiers compare as in DuckDB
-    "spark.sql.variable.substitute": "false",
-    "spark.sql.parser.escapedStringLiterals": "false",
-    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-    "spark.sql.caseSensitive": "false",
-}
-# Only for a local session the engine starts itself.
-LOCAL_CONF = {
-    "spark.driver.memory": "4g",  # local mode runs the executors in the driver; engine.conf raises it
-    "spark.ui.enabled": "false",
-    "spark.sql.shuffle.partitions": str(max(2, 2 * (os.cpu_count() or 1))),
-    "spark.sql.adaptive.enabled": "true",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties').as_uri()}",
-}
-_DATA_ERRORS = (NumberFormatException, DateTimeException, ArithmeticException, ArrayIndexOutOfBoundsException)
 _TYPES = {
     "string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP",
     "timestamp_ntz": "TIMESTAMP", "tinyint": "TINYINT", "byte": "TINYINT", "smallint": "SMALLINT",
@@ -101,76 +66,6 @@ def engine_type(spark_type: str) -> str:
     if t.startswith(("varchar", "char")):
         return "VARCHAR"
     return _TYPES.get(t, t.upper())
-
-
-def _reachable(remote: str) -> None:
-    """Fail in seconds, not after the Connect client's retries (minutes), when nothing answers at ``remote``."""
-    m = re.match(r"^sc://(\[[^\]]+\]|[^:/;]+)(?::(\d+))?(?:[/;]|$)", remote)
-    if m is None:  # the URL is not echoed: it may carry a token
-        raise ConfigError("--spark-remote: not a Spark Connect URL; write sc://host:port (default port 15002)")
-    host, port = m.group(1).strip("[]"), int(m.group(2) or 15002)
-    try:
-        socket.create_connection((host, port), timeout=10).close()
-    except OSError as exc:
-        raise EngineError(f"cannot reach Spark Connect at {host}:{port} ({exc.strerror or exc}); is the server running?") from None
-
-
-def _jvm_log() -> Path:
-    return Path(tempfile.gettempdir()) / f"rfm-spark-{getattr(os, 'getuid', os.getpid)()}.log"
-
-
-@contextmanager
-def _jvm_output(local: bool) -> Iterator[None]:
-    """A local JVM's own output (start-up banners, its log) goes to a file, not the user's terminal:
-    rfm reports what matters in one line.  The file: ``$TMPDIR/rfm-spark-<uid>.log``."""
-    if not local:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:  # never through a planted symlink, never into another user's file
-        target = os.open(_jvm_log(), os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        if hasattr(os, "getuid") and os.fstat(target).st_uid != os.getuid():
-            os.close(target)
-            raise OSError("not ours")
-    except OSError:
-        target = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(target, 2)  # the JVM is forked now and inherits this descriptor
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(target)
-
-
-def _java_missing() -> bool:
-    home = os.environ.get("JAVA_HOME")
-    return not (home and Path(home, "bin", "java").exists()) and shutil.which("java") is None
-
-
-# Error conditions that mean "a value in the data", whatever exception class carries them.
-_DATA_CONDITIONS = {
-    "USER_RAISED_EXCEPTION", "CAST_INVALID_INPUT", "CAST_OVERFLOW", "CANNOT_PARSE_TIMESTAMP",
-    "ARITHMETIC_OVERFLOW", "NUMERIC_VALUE_OUT_OF_RANGE", "DATETIME_OVERFLOW", "DIVIDE_BY_ZERO",
-}
-
-
-@contextmanager
-def translated(prefix: str = "") -> Iterator[None]:
-    """A bad value becomes a :class:`DataError`, any other Spark failure an :class:`EngineError`."""
-    try:
-        yield
-    except _DATA_ERRORS as exc:
-        raise DataError(prefix + first_line(exc)) from None
-    except PySparkException as exc:
-        condition = (exc.getCondition() or "").split(".")[0] if hasattr(exc, "getCondition") else ""
-        cls = DataError if condition in _DATA_CONDITIONS else EngineError
-        raise cls(prefix + first_line(exc)) from None
-    except Exception as exc:  # py4j, gRPC and Arrow failures: the session is gone, unreachable or broken
-        if type(exc).__module__.startswith(("py4j", "grpc", "pyspark", "pyarrow")):
-            raise EngineError(prefix + first_line(exc)) from None
-        raise
 
 
 class SparkEngine(Engine):
@@ -203,27 +98,7 @@ class SparkEngine(Engine):
 
     @staticmethod
     def _start(remote: str | None, conf: dict[str, str]) -> Any:
-        builder = SparkSession.builder
-        if remote is not None:
-            _reachable(remote)
-            builder = builder.remote(remote)
-        else:
-            if _java_missing():
-                raise ConfigError(
-                    "the Spark engine needs Java 17 or later, and no java was found (JAVA_HOME unset, java not on "
-                    "PATH); install a JDK (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or use --spark-remote"
-                )
-            builder = builder.master(conf.pop("spark.master", "local[*]")).appName("rfm")
-            for key, value in LOCAL_CONF.items():
-                builder = builder.config(key, value)
-        for key, value in {**SESSION_CONF, **conf}.items():
-            builder = builder.config(key, value)
-        where = "" if remote is not None else f" (the JVM's log: {_jvm_log()})"
-        with translated(f"cannot start Spark{where}: "), _jvm_output(remote is None):
-            session = builder.getOrCreate()
-        if remote is None:
-            session.sparkContext.setLogLevel("ERROR")
-        return session
+        return start_session(remote, conf)
 
     def close(self) -> None:
         """Drop this engine's views and restore the settings it changed (a session it started stays up for reuse)."""
@@ -498,10 +373,6 @@ def _absolute(paths: str | list[str]) -> list[str]:
     URIs (s3://, hdfs://, file:/ ...) as given."""
     items = paths if isinstance(paths, list) else [paths]
     return [p if re.match(r"^[a-z][a-z0-9+.-]*:/", p, re.I) else os.path.abspath(p) for p in items]
-
-
-def _expand(files: list[str]) -> list[str]:
-    return [m for f in files for m in (sorted(glob.glob(f)) if any(c in f for c in "*?[") else [f])]
 
 
 def _quiet() -> None:

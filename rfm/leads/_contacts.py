@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from rfm._files import write_frame
+from rfm.engine import is_spark_frame
 from rfm.errors import ConfigError, InputError, RfmWarning
 from rfm.inputs import scan
 from rfm.leads._grid import ContactsConfig, LeadGrid, load_grid
@@ -32,6 +33,8 @@ from rfm.leads._grid import ContactsConfig, LeadGrid, load_grid
 CUSTOMER_COLUMNS = ("segment", "action", "churn_risk", "next_best_offer")
 _LEAD_NEEDS = ("lead_id", "tier")
 _SCORE_NEEDS = ("customer_id", "segment", "action")
+# What the contact view reads from customer scores (a Spark table is not brought whole to the driver).
+_SPARK_COLUMNS = ("customer_id", *CUSTOMER_COLUMNS, "email", "domain", "website")
 
 
 @dataclass
@@ -50,6 +53,9 @@ def _frame(source: Any, what: str) -> tuple[pl.DataFrame, str]:
     table = getattr(source, "table", None)
     if isinstance(table, pl.DataFrame):
         return table, f"{what} <{type(source).__name__}>"
+    if is_spark_frame(source):  # customer scores from the Spark engine: only the columns the join reads
+        wanted = [c for c in source.columns if c in _SPARK_COLUMNS]
+        return pl.from_arrow(source.select(*wanted).toArrow()), f"{what} <Spark DataFrame>"  # type: ignore[return-value]
     frame, label, _ = scan(source, what, infer=True)
     try:
         return frame.collect(), label

@@ -115,3 +115,16 @@ def test_ansi_is_on_and_a_users_setting_comes_back(spark_session):
         assert spark_session.conf.get("spark.sql.ansi.enabled") == "false"
     finally:
         spark_session.conf.set("spark.sql.ansi.enabled", "true")
+
+
+def test_an_old_java_is_named(monkeypatch, tmp_path):
+    from rfm.engine._spark import SparkEngine
+    from rfm.errors import ConfigError
+
+    java = tmp_path / "bin" / "java"
+    java.parent.mkdir()
+    java.write_text('#!/bin/sh\necho \'openjdk version "1.8.0_392"\' >&2\n')
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"needs Java 17 or later, and .*/bin/java is Java 8; install a JDK 17\+"):
+        SparkEngine._start(None, {})

@@ -125,3 +125,21 @@ def test_a_pandas_frame_with_missing_ids_on_spark(spark_session, golden_csv):
     assert frame["customer_id"].isna().sum() == 1
     assert_same(rfm.score(frame, as_of="2024-07-01"), rfm.score(frame, as_of="2024-07-01", engine="spark"),
                 label="pandas frame")
+
+
+def test_contacts_join_customer_scores_from_spark(spark_session):
+    """Lead scoring stays on polars; it joins customer scores that Spark computed."""
+    from rfm.leads import contacts, score_leads
+    from tests.conftest import DATA
+
+    leads = DATA / "leads"
+    with pytest.warns(Warning):
+        lead_scores = score_leads(leads / "leads.csv", leads / "events.csv", leads / "grid.yaml", as_of="2024-06-30")
+    scores = pl.read_csv(leads / "customer_scores.csv")
+    on_spark = spark_session.createDataFrame(scores.to_arrow())
+    with pytest.warns(Warning):
+        local = contacts(lead_scores, scores, customers=leads / "customers.csv", match=["customer_id", "email"])
+    with pytest.warns(Warning):
+        remote = contacts(lead_scores, on_spark, customers=leads / "customers.csv", match=["customer_id", "email"])
+    assert local.table.filter(pl.col("customer_id").is_not_null()).height >= 3
+    assert_same(local.table, remote.table, label="contacts")

@@ -98,13 +98,15 @@ def test_imports_inside_functions_are_the_documented_lazy_loads():
         ("rfm/churn/__init__.py", "rfm.churn:_models"),  # scipy: only when a model runs
         ("rfm/churn/_step.py", "rfm.churn:_models"),
         ("rfm/engine/_settings.py", "rfm.engine._spark:SparkEngine"),  # pyspark + sqlglot: the optional extra
+        ("rfm/engine/_postgres.py", "adbc_driver_postgresql.dbapi"),  # the postgres extra, for postgresql:// URLs
     }
 
 
 def test_plain_scoring_loads_neither_scipy_nor_altair_nor_spark():
     code = (
         "import sys, rfm.cli, rfm.pipeline; "
-        "print(sorted(m for m in ('scipy', 'altair', 'pyspark', 'sqlglot') if m in sys.modules))"
+        "print(sorted(m for m in ('scipy', 'altair', 'pyspark', 'sqlglot', 'adbc_driver_postgresql') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

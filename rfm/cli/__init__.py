@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from rfm.cli._parser import build_parser
+from rfm.engine import redact
 from rfm.errors import RfmError, RfmWarning
 
 
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = _handler(args.handler)(args)
         except RfmError as exc:
             _flush(caught)
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {redact(str(exc))}", file=sys.stderr)  # no password from a database URL
             return exc.exit_code
         except KeyboardInterrupt:
             print("error: interrupted; no output was written", file=sys.stderr)
@@ -48,7 +49,7 @@ def _flush(caught: list[warnings.WarningMessage]) -> None:
     for w in caught:
         if issubclass(w.category, RfmWarning) and str(w.message) not in seen:
             seen.add(str(w.message))
-            print(f"warning: {w.message}", file=sys.stderr)
+            print(f"warning: {redact(str(w.message))}", file=sys.stderr)
 
 
 def entry() -> None:  # console script

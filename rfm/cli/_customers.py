@@ -12,6 +12,7 @@ import polars as pl
 from rfm._files import output_format
 from rfm.cli._tables import SEGMENT_COLUMNS, format_table, parse_days
 from rfm.customers import grid_warnings, load_config, resolve_rules
+from rfm.engine import check_database_output, is_database_url, redact
 from rfm.errors import InputError, RfmWarning
 from rfm.offers import load_catalogue, score_offers
 from rfm.pipeline import NO_OFFERS, Orders, run_backtest
@@ -22,6 +23,7 @@ def load_orders(args: argparse.Namespace) -> Orders:
         args.orders,
         args.config,
         table=args.table,
+        query=getattr(args, "query", None),
         engine=args.engine,
         spark_remote=args.spark_remote,
         memory_limit=args.memory_limit,
@@ -34,7 +36,9 @@ def load_orders(args: argparse.Namespace) -> Orders:
 def cmd_score(args: argparse.Namespace) -> int:
     if args.out is None and args.out_table is None:
         raise InputError("rfm score: say where the scores go: --out scores.parquet (or .csv), or --out-table with Spark")
-    if args.out is not None:
+    if args.out is not None and is_database_url(args.out):
+        check_database_output(args.out, args.if_exists)  # before the work: a table to write, allowed to
+    elif args.out is not None:
         output_format(args.out)  # fail before the work on a bad extension
     with load_orders(args) as orders:
         if args.out_table and orders.engine.name != "spark":
@@ -45,16 +49,16 @@ def cmd_score(args: argparse.Namespace) -> int:
         if args.out_table:  # first: a failed table write leaves no scores file claiming success
             result.write_table(args.out_table)
         if args.out is not None:
-            result.write(args.out)
+            result.write(args.out, if_exists=args.if_exists)
         if args.save_scoring:
             result.scoring.save(args.save_scoring)
         model_path = None
         if result.churn is not None:
-            model_path = Path(args.out or "scores").with_suffix(".churn.json")
+            model_path = Path("scores" if args.out is None or is_database_url(args.out) else args.out).with_suffix(".churn.json")
             result.churn.save(model_path)
         if not args.quiet:
             print(result.stats.summary(), file=sys.stderr)
-            where = " and ".join(x for x in (args.out, args.out_table) if x)
+            where = " and ".join(redact(x) for x in (args.out, args.out_table) if x)
             print(f"wrote {result.stats.customers:,} customers to {where}", file=sys.stderr)
             if model_path is not None:
                 print(f"churn: {result.churn.describe()}; model saved to {model_path}", file=sys.stderr)

@@ -12,8 +12,8 @@ import argparse
 from importlib.metadata import PackageNotFoundError, version
 
 CHURN_METHODS = ("none", "auto", "bgnbd", "recency_ratio")
-TABLE_HELP = ("table to read: one of a DuckDB database file ORDERS, or with --engine spark a catalog table "
-              "(catalog.schema.table; ORDERS then omitted)")
+TABLE_HELP = ("table to read: one of a DuckDB database file ORDERS, of a postgresql:// ORDERS database "
+              "(schema.table), or with --engine spark a catalog table (catalog.schema.table; ORDERS then omitted)")
 GRID_HELP = "lead-scoring grid YAML (default: the shipped example rfm/presets/leads_grid.yaml)"
 
 
@@ -40,6 +40,7 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--config", "-c", help="YAML config (columns, scoring, segments, ...); defaults when omitted")
     p.add_argument("--as-of", help="score as of this date, YYYY-MM-DD (inclusive); default: day after the last order")
     p.add_argument("--table", help=TABLE_HELP)
+    p.add_argument("--query", help="with a postgresql:// ORDERS URL: read the order lines of this query instead of --table")
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
@@ -51,8 +52,11 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--churn-model", help="apply a churn model saved by an earlier run instead of fitting")
     p.add_argument("--offers", help="offer catalogue (YAML): add next_best_offer, offer_fit, offer_reason")
     if out:
-        p.add_argument("--out", "-o", help="output file: .parquet or .csv (written atomically); "
-                                            "optional with --out-table")
+        p.add_argument("--out", "-o", help="output file: .parquet or .csv (written atomically), or a table: "
+                                            "postgresql://user@host/db?table=schema.name; optional with --out-table")
+        p.add_argument("--if-exists", choices=("fail", "replace", "append-snapshot"), default="fail",
+                       help="when --out names a database table that exists: fail (default), replace it "
+                            "(swapped atomically) or append-snapshot (add rows; as_of tells the runs apart)")
         p.add_argument("--save-scoring", help="also save the cut points used (JSON) to reuse on another snapshot")
         p.add_argument("--out-table", help="with --engine spark: also write the scores to this catalog table "
                                            "(catalog.schema.table), replacing it")

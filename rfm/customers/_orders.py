@@ -49,6 +49,7 @@ class OrderHistory:
         config: Config | str | Path | dict[str, Any] | None = None,
         *,
         table: str | None = None,
+        query: str | None = None,
         engine: str | None = None,
         memory_limit: str | None = None,
         threads: int | None = None,
@@ -65,7 +66,7 @@ class OrderHistory:
             )
         )
         try:
-            self.source: OrdersSource = open_orders(self.engine, source, self.config.input, table=table)
+            self.source: OrdersSource = open_orders(self.engine, source, self.config.input, table=table, query=query)
         except BaseException:
             self.engine.close()  # a user's Spark session gets its settings back
             raise

@@ -94,9 +94,11 @@ class CustomerScores:
             "segment_order"
         )
 
-    def write(self, path: str | Path) -> Path:
-        """Write the customer table to .parquet or .csv, atomically (streamed from the engine)."""
-        return self.sql_table.write(path)
+    def write(self, path: str | Path, *, if_exists: str = "fail") -> Path:
+        """Write the customer table to .parquet or .csv, atomically (streamed from the engine); or to a
+        PostgreSQL table (``postgresql://.../db?table=schema.name``), swapped in atomically;
+        ``if_exists``: fail, replace or append-snapshot."""
+        return self.sql_table.write(path, if_exists=if_exists)
 
     def write_table(self, table: str) -> None:
         """Write the customer table to a catalog table, replacing it (Spark engine only: ``--out-table``)."""

@@ -19,6 +19,9 @@ or ``pyspark`` or writes SQL.
 from rfm.engine._duckdb import DuckDBEngine
 from rfm.engine._engine import Engine, is_spark_frame
 from rfm.engine._errors import first_line
+from rfm.engine._postgres import check_writable as check_database_output
+from rfm.engine._postgres import is_url as is_database_url
+from rfm.engine._postgres import redact
 from rfm.engine._queries import Query, load_queries, queries_dir, query
 from rfm.engine._settings import EngineSettings, open_engine
 from rfm.engine._sources import LineSpec, type_class
@@ -33,12 +36,15 @@ __all__ = [
     "QueryRows",
     "Relation",
     "Table",
+    "check_database_output",
     "first_line",
+    "is_database_url",
     "is_spark_frame",
     "load_queries",
     "open_engine",
     "queries_dir",
     "query",
     "quote_ident",
+    "redact",
     "type_class",
 ]

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from rfm._files import output_format, write_atomic
-from rfm.engine import _progress
+from rfm.engine import _postgres, _progress
 from rfm.engine._engine import FORMULA_START, Engine
 from rfm.engine._errors import first_line, translated
 from rfm.engine._queries import Query
@@ -139,6 +139,18 @@ class DuckDBEngine(Engine):
             make().create_view(name)
         return Table(self, name, "view", label)
 
+    def _ingest(self, reader: Any, label: str) -> Table:
+        """Scan an Arrow stream once into a DuckDB table (spilled by DuckDB, never held in Python)."""
+        stream, name = self._new_name("stream"), self._new_name("raw")
+        self._collect()
+        try:
+            with translated():
+                self._con.register(stream, reader)
+                self._con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS SELECT * FROM {quote_ident(stream)}")
+        finally:
+            self._con.unregister(stream)
+        return Table(self, name, "table", "raw")
+
     # --- the order-line view's hooks ----------------------------------------------------------
 
     def _variable(self, name: str, value: Any) -> str:
@@ -216,7 +228,13 @@ class DuckDBEngine(Engine):
             r = self._relation(sql, params)
             return (r.limit(limit) if limit is not None else r).pl()
 
-    def _write(self, rel: Relation, path: str | Path, spreadsheet_safe: bool) -> Path:
+    def _write(self, rel: Relation, path: str | Path, spreadsheet_safe: bool, if_exists: str = "fail") -> Path:
+        if _postgres.is_url(path):
+            sql, params = rel._select()
+            with translated(f"{_postgres.redact(str(path))}: "):
+                reader = self._relation(sql, params).fetch_record_batch(100_000)
+            _postgres.write(_postgres.parse(str(path)), reader, if_exists=if_exists, schema=reader.schema)  # type: ignore[arg-type]
+            return Path(_postgres.redact(str(path)))
         fmt = output_format(path)
         sql, params = rel._select()
         with translated(f"{path}: "):

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from rfm.engine import _postgres
 from rfm.engine._queries import Query, query
 from rfm.engine._sources import Sources
 from rfm.engine._tables import QueryRows, Relation, Table
@@ -126,6 +127,16 @@ class Engine(Sources):
         """A catalog table (the Spark engine only)."""
         raise EngineError(f"{table}: catalog tables are read by the Spark engine; use --engine spark")
 
+    def read_postgres(self, url: str, *, table: str | None, query: str | None) -> Table:
+        """A PostgreSQL table or query (``rfm[postgres]``), streamed once into an engine table."""
+        target = _postgres.parse(url, table)
+        label = target.label
+        return _postgres.read(target, query, lambda reader: self._ingest(reader, label))
+
+    def _ingest(self, reader: Any, label: str) -> Table:
+        raise EngineError(f"{label}: PostgreSQL input is read by the DuckDB engine; on Spark use spark.read.jdbc "
+                          "and pass the DataFrame")
+
     def read_delta(self, path: str) -> Table:
         """A Delta table (the Spark engine only)."""
         raise EngineError(f"{path}: is a Delta table; read it with --engine spark (and the delta-spark package)")
@@ -172,7 +183,7 @@ class Engine(Sources):
     def _to_polars(self, rel: Relation, limit: int | None) -> pl.DataFrame:
         raise NotImplementedError
 
-    def _write(self, rel: Relation, path: str | Path, spreadsheet_safe: bool) -> Path:
+    def _write(self, rel: Relation, path: str | Path, spreadsheet_safe: bool, if_exists: str = "fail") -> Path:
         raise NotImplementedError
 
     @contextmanager

@@ -45,6 +45,8 @@ from rfm._files import output_format, write_atomic
 from rfm.engine._dialect import is_macro, literal, order_keys, spark_block, spark_sql
 from rfm.engine._engine import FORMULA_START, Engine, is_spark_frame
 from rfm.engine._errors import first_line
+from rfm.engine._postgres import is_url as is_database_url
+from rfm.engine._postgres import redact
 from rfm.engine._queries import Query
 from rfm.engine._spark_session import SESSION_CONF, start_session, translated
 from rfm.engine._tables import Relation, Table, quote_ident
@@ -322,7 +324,10 @@ class SparkEngine(Engine):
         with translated():
             return pl.from_arrow((df.limit(limit) if limit is not None else df).toArrow())  # type: ignore[return-value]
 
-    def _write(self, rel: Relation, path: str | Path, spreadsheet_safe: bool) -> Path:
+    def _write(self, rel: Relation, path: str | Path, spreadsheet_safe: bool, if_exists: str = "fail") -> Path:
+        if is_database_url(path):
+            raise EngineError(f"{redact(str(path))}: PostgreSQL output is written by the DuckDB engine; on Spark "
+                              "use --out-table or DataFrame.write.jdbc")
         fmt = output_format(path)
         frame = self._to_polars(rel, None)
         if spreadsheet_safe:

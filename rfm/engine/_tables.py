@@ -35,13 +35,15 @@ class Relation:
         """The rows as a polars frame (the first ``limit`` rows when given)."""
         return self.engine._to_polars(self, limit)
 
-    def write(self, path: str | Path, *, spreadsheet_safe: bool = False) -> Path:
-        """Stream the rows to ``path`` (.parquet or .csv), atomically.
+    def write(self, path: str | Path, *, spreadsheet_safe: bool = False, if_exists: str = "fail") -> Path:
+        """Stream the rows to ``path`` (.parquet or .csv), atomically; or to a PostgreSQL table
+        (``postgresql://.../db?table=schema.name``), swapped in atomically, ``if_exists`` fail,
+        replace or append-snapshot.
 
         ``spreadsheet_safe`` prefixes every text cell a spreadsheet would run as
         a formula (``=``, ``+``, ``-``, ``@``, tab, CR) with ``'``: for CSV lists
         meant for Excel or a CRM import."""
-        return self.engine._write(self, path, spreadsheet_safe)
+        return self.engine._write(self, path, spreadsheet_safe, if_exists)
 
 
 class Table(Relation):

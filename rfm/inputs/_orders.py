@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rfm.engine import Engine, LineSpec, Table, type_class
+from rfm.engine import Engine, LineSpec, Table, is_database_url, redact, type_class
 from rfm.errors import DataError, EngineError, InputError
 from rfm.inputs._config import REQUIRED_ROLES, InputConfig
 from rfm.inputs._roles import Roles, map_roles
@@ -62,14 +62,22 @@ class OrdersSource:
 
 def describe_source(source: Any) -> str:
     if isinstance(source, (str, Path)):
-        return str(source)
+        return redact(str(source))  # a database URL's password never reaches a message
     return f"<{type(source).__module__.split('.')[0]}.{type(source).__name__}>"
 
 
-def open_orders(engine: Engine, source: Any, cfg: InputConfig, *, table: str | None = None) -> OrdersSource:
+def open_orders(
+    engine: Engine, source: Any, cfg: InputConfig, *, table: str | None = None, query: str | None = None
+) -> OrdersSource:
     """Read ``source`` into ``engine`` and build its normalised order-line view."""
     label = describe_source(source) if source is not None else str(table or cfg.table or "orders")
-    raw, options = _read(engine, source, cfg, table)
+    if is_database_url(source):
+        raw, options = engine.read_postgres(source, table=table or cfg.table, query=query), None
+        label = f"{label.split('?')[0]} {'query' if query else 'table ' + str(table or cfg.table)}"
+    elif query is not None:
+        raise InputError("--query reads from a database: give a postgresql:// URL as the orders")
+    else:
+        raw, options = _read(engine, source, cfg, table)
     columns = raw.columns
     if not columns:
         raise InputError(f"{label}: no columns found; is the file empty?")

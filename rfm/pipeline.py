@@ -127,6 +127,7 @@ def run_backtest(
     offers: OfferCatalogue | str | Path | dict[str, Any] | None = None,
     engine: str | None = None,
     spark_remote: str | None = None,
+    query: str | None = None,
 ) -> Backtest:
     """The churn backtest (``rfm.churn.run_backtest``) of ``orders`` (a source, or orders already loaded,
     which it reuses); with an offer catalogue, also the top offer's hit rate over the same holdout."""
@@ -135,7 +136,7 @@ def run_backtest(
             raise TypeError("run_backtest: the orders are already loaded with their config; drop config=, table=, engine=")
         history = orders
         return _backtest(history, calibration_end, horizon_days, offers)
-    with Orders(orders, config, table=table, engine=engine, spark_remote=spark_remote) as history:
+    with Orders(orders, config, table=table, query=query, engine=engine, spark_remote=spark_remote) as history:
         return _backtest(history, calibration_end, horizon_days, offers)
 
 

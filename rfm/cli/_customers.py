@@ -66,7 +66,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_offers(args: argparse.Namespace) -> int:
-    output_format(args.out)
+    if is_database_url(args.out):
+        check_database_output(args.out, args.if_exists)
+    else:
+        output_format(args.out)
     path = args.offers or load_config(args.config).offers
     if path is None:
         raise InputError("rfm offers: no offer catalogue; pass --offers offers.yaml or set offers: in the config")
@@ -77,13 +80,13 @@ def cmd_offers(args: argparse.Namespace) -> int:
             as_of=args.as_of, scoring=args.scoring, churn=args.churn, churn_model=args.churn_model, offers=NO_OFFERS
         )
         offers = score_offers(orders, result, catalogue, top_k=args.top_k)
-        offers.write(args.out)
+        offers.write(args.out, if_exists=args.if_exists)
         best = offers.best
     if not args.quiet:
         with_offer = best.filter(pl.col("next_best_offer").is_not_null()).height
         print(result.stats.summary(), file=sys.stderr)
         print(
-            f"wrote top offers for {best.height:,} customers to {args.out}; "
+            f"wrote top offers for {best.height:,} customers to {redact(args.out)}; "
             f"{best.height - with_offer:,} have no eligible offer",
             file=sys.stderr,
         )
@@ -111,7 +114,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     result = run_backtest(
         args.orders, args.config, calibration_end=args.calibration_end, horizon_days=parse_days(args.horizon),
-        table=args.table, offers=args.offers, engine=args.engine, spark_remote=args.spark_remote,
+        table=args.table, offers=args.offers, engine=args.engine, spark_remote=args.spark_remote, query=args.query,
     )
     print(result.report())
     if args.out:

@@ -89,13 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("offers", help="offer fit per customer and offer, and the next best offer")
     _orders_options(p, out=False)
     p.add_argument("--top-k", type=int, help="offers per customer (default: the catalogue's top_k, 3)")
-    p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically)")
+    p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically), or a "
+                                                      "table: postgresql://user@host/db?table=schema.name")
+    p.add_argument("--if-exists", choices=("fail", "replace", "append-snapshot"), default="fail",
+                   help="when --out names a database table that exists: fail (default), replace or append-snapshot")
     p.set_defaults(handler="rfm.cli._customers:cmd_offers")
 
     p = sub.add_parser("backtest", help="score as of a calibration end and compare churn/CLV with the holdout")
     p.add_argument("orders", nargs="?", help="order lines (as for rfm score)")
     _engine_options(p)
     p.add_argument("--calibration-end", required=True, help="last day of the calibration period, YYYY-MM-DD")
+    p.add_argument("--query", help="with a postgresql:// ORDERS URL: read the order lines of this query instead of --table")
     p.add_argument("--horizon", help="holdout length: 90d, 13w, 6m (default churn.horizon_days)")
     p.add_argument("--config", "-c", help="YAML config")
     p.add_argument("--table", help=TABLE_HELP)
@@ -112,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", "-c", help="YAML config")
     p.add_argument("--as-of", help="report as of this date, YYYY-MM-DD (default: day after the last order)")
     p.add_argument("--table", help=TABLE_HELP)
+    p.add_argument("--query", help="with a postgresql:// ORDERS URL: read the order lines of this query instead of --table")
     p.add_argument("--churn", choices=CHURN_METHODS, help="churn model (churn report default: auto)")
     p.add_argument("--compare-as-of", help="churn: earlier date of the segment migration matrix (default: as-of - 90 days)")
     p.add_argument("--calibration-end", help="churn: backtest calibration end (default: as-of minus the horizon)")

@@ -16,7 +16,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         offers=args.offers, leads=args.leads, events=args.events, outcomes=args.outcomes, lead_grid=args.grid,
         churn=args.churn, table=args.table, backtest=not args.no_backtest, png=args.png, svg=args.svg,
         memory_limit=args.memory_limit, temp_directory=args.temp_directory,
-        engine=args.engine, spark_remote=args.spark_remote,
+        engine=args.engine, spark_remote=args.spark_remote, query=args.query,
     )
     if not args.quiet:
         extra = f" and {len(written) - 1} file(s) beside it:" if len(written) > 1 else ""

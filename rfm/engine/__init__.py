@@ -21,6 +21,7 @@ from rfm.engine._engine import Engine, is_spark_frame
 from rfm.engine._errors import first_line
 from rfm.engine._postgres import check_writable as check_database_output
 from rfm.engine._postgres import is_url as is_database_url
+from rfm.engine._postgres import read_arrow as read_database_table
 from rfm.engine._postgres import redact
 from rfm.engine._queries import Query, load_queries, queries_dir, query
 from rfm.engine._settings import EngineSettings, open_engine
@@ -40,6 +41,7 @@ __all__ = [
     "first_line",
     "is_database_url",
     "is_spark_frame",
+    "read_database_table",
     "load_queries",
     "open_engine",
     "queries_dir",

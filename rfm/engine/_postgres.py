@@ -160,6 +160,14 @@ def read(target: Target, query: str | None, consume: Any) -> Any:
             raise InputError(f"{target.label}: {_query_error(exc, query)}") from None
 
 
+def read_arrow(url: str, what: str) -> Any:
+    """A small table (leads, events, outcomes) named by ``url``'s ``?table=``, as an Arrow table."""
+    target = parse(url)
+    if target.table is None:
+        raise InputError(f"{redact(target.uri)}: say which table holds the {what}: add ?table=schema.name to the URL")
+    return read(target, None, lambda reader: reader.read_all())
+
+
 def _columns(schema: Any) -> list[tuple[str, str]]:
     out = []
     for field in schema:

@@ -174,9 +174,10 @@ class OfferScores:
         clash = [c for c in CUSTOMER_COLUMNS if c in customers.columns]
         return customers.drop(clash).join(best, on="customer_id", how="left", maintain_order="left")
 
-    def write(self, path: str | Path) -> Path:
-        """Write the top-k table (``fits``) to .parquet or .csv, atomically."""
-        return self.top_table.write(path)
+    def write(self, path: str | Path, *, if_exists: str = "fail") -> Path:
+        """Write the top-k table (``fits``) to .parquet or .csv, atomically; or to a PostgreSQL table
+        (``postgresql://.../db?table=schema.name``), swapped in atomically."""
+        return self.top_table.write(path, if_exists=if_exists)
 
 
 def offer_lines(orders: OrderHistory) -> Table:

@@ -306,6 +306,7 @@ def run_report(
     temp_directory: str | None = None,
     engine: str | None = None,
     spark_remote: str | None = None,
+    query: str | None = None,
 ) -> list[Path]:
     """Load, score and build report ``kind`` (``rfm report``); return every file written, the HTML first.
 
@@ -337,7 +338,7 @@ def run_report(
         method = "auto"
         notes.append("Churn: the config sets no churn model, so this report scored with churn.method auto")
     with Orders(
-        orders, cfg, table=table, engine=engine, spark_remote=spark_remote,
+        orders, cfg, table=table, query=query, engine=engine, spark_remote=spark_remote,
         memory_limit=memory_limit, temp_directory=temp_directory,
     ) as history:  # closed at the end: a user's Spark session gets its settings back
         history.build_order_table()  # the report reads the order table: build it first, then one scan serves all

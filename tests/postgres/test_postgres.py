@@ -245,3 +245,39 @@ def test_credentials_from_the_environment(pg_server, generated, tmp_path, monkey
         capsys.readouterr().err
     )
     assert_same(scores(generated, as_of="2024-06-30"), pl.read_parquet(out), label=how)
+
+
+def test_offers_backtest_report_and_leads_from_postgres(pg_server, generated, tmp_path, capsys):
+    """Every command that reads orders takes a table or a query; leads and events come from tables too."""
+    from rfm.leads import score_leads
+
+    url = pg_server.url()
+    catalogue = Path(__file__).parents[2] / "rfm" / "presets" / "offers_demo.yaml"
+    out = url + "?table=marketing.offers"
+    pg_server.psql("DROP TABLE IF EXISTS marketing.offers")
+    assert main(["offers", url, "--table", "public.orders", "--offers", str(catalogue), "--as-of", "2024-06-30",
+                 "-q", "-o", out]) == 0, capsys.readouterr().err
+    assert main(["offers", str(generated), "--offers", str(catalogue), "--as-of", "2024-06-30", "-q",
+                 "-o", str(tmp_path / "offers.parquet")]) == 0
+    back = query(pg_server, "SELECT * FROM marketing.offers ORDER BY customer_id, rank NULLS LAST")
+    assert back.height > 500
+    assert_same(pl.read_parquet(tmp_path / "offers.parquet"), back, label="offers written back")
+
+    assert main(["backtest", url, "--query", "SELECT * FROM orders WHERE amount IS NOT NULL",
+                 "--calibration-end", "2024-03-31", "--horizon", "90d"]) == 0
+    from_db = capsys.readouterr().out
+    assert main(["backtest", str(generated), "--calibration-end", "2024-03-31", "--horizon", "90d"]) == 0
+    assert capsys.readouterr().out == from_db.replace(pg_server.url().replace(PASSWORD, "***") + " query",
+                                                      str(generated))
+
+    leads_dir = DATA / "leads"
+    load(pg_server, pl.read_csv(leads_dir / "leads.csv"), "public.leads")
+    load(pg_server, pl.read_csv(leads_dir / "events.csv"), "public.events")
+    with pytest.warns(Warning):
+        local = score_leads(leads_dir / "leads.csv", leads_dir / "events.csv", leads_dir / "grid.yaml",
+                            as_of="2024-06-30").table
+    with pytest.warns(Warning):
+        remote = score_leads(url + "?table=public.leads", url + "?table=public.events", leads_dir / "grid.yaml",
+                             as_of="2024-06-30").table
+    assert local.height > 10
+    assert_same(local, remote, label="leads from postgres")

@@ -192,6 +192,21 @@ LEFT JOIN {offers} AS o USING (customer_id)
 WHERE c.action = $action
 ORDER BY c.clv DESC NULLS LAST, c.monetary DESC NULLS LAST, c.customer_id;
 
+-- name: campaign_lists
+-- Every campaign list in one table (rfm report campaign --lists-table): each
+-- customer with their action and the as-of date, by action, most valuable first.
+-- params: as_of
+-- tables: customers, offers
+SELECT
+    c.customer_id, c.segment, c.action, c.recency_days, c.frequency, c.monetary, c.net,
+    c.r_score, c.f_score, c.m_score, c.last_order_date,
+    c.churn_risk, c.p_alive, c.clv,
+    o.next_best_offer, o.offer_fit, o.offer_reason,
+    CAST($as_of AS DATE) AS as_of
+FROM {customers} AS c
+LEFT JOIN {offers} AS o USING (customer_id)
+ORDER BY c.action, c.clv DESC NULLS LAST, c.monetary DESC NULLS LAST, c.customer_id;
+
 -- name: action_offers
 -- The $top most frequent next best offers among customers with action $action.
 -- params: action, top

@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", help="engagement events of the leads")
     p.add_argument("--outcomes", help="lead outcomes: adds conversion by tier")
     p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
+    p.add_argument("--lists-table", help="campaign: also write every campaign list (with action and as_of) to a "
+                                         "table: postgresql://user@host/db?table=schema.name")
+    p.add_argument("--if-exists", choices=("fail", "replace", "append-snapshot"), default="fail",
+                   help="when --lists-table exists: fail (default), replace or append-snapshot")
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")

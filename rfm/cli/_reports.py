@@ -17,10 +17,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         churn=args.churn, table=args.table, backtest=not args.no_backtest, png=args.png, svg=args.svg,
         memory_limit=args.memory_limit, temp_directory=args.temp_directory,
         engine=args.engine, spark_remote=args.spark_remote, query=args.query,
+        lists_table=args.lists_table, if_exists=args.if_exists,
     )
     if not args.quiet:
         extra = f" and {len(written) - 1} file(s) beside it:" if len(written) > 1 else ""
         print(f"wrote {written[0]}{extra}", file=sys.stderr)
         for path in written[1:]:
-            print(f"  {path.name}", file=sys.stderr)
+            print(f"  {path if isinstance(path, str) else path.name}", file=sys.stderr)  # a table: its redacted URL
     return 0

@@ -25,6 +25,7 @@ import vl_convert as vlc
 from rfm._files import output_format, write_atomic, write_text
 from rfm.churn import Backtest
 from rfm.customers import Config, CustomerScores, load_config
+from rfm.engine import check_database_output
 from rfm.errors import InputError, ModelError, RfmWarning
 from rfm.inputs import parse_date
 from rfm.leads import calibrate, score_leads
@@ -138,8 +139,14 @@ def write_report(
     notes: list[str] | None = None,
     png: bool = False,
     svg: bool = False,
+    lists_table: str | None = None,
+    if_exists: str = "fail",
 ) -> list[Path]:
-    """Build the report of ``scores`` (scored from ``orders``) and its side files; every path written, the HTML first."""
+    """Build the report of ``scores`` (scored from ``orders``) and its side files; every path written, the HTML first.
+
+    ``lists_table`` (campaign report): also every campaign list in one PostgreSQL table
+    (``postgresql://.../db?table=schema.name``), written atomically, ``if_exists`` fail, replace or
+    append-snapshot."""
     out = check_out(out)
     defn = load_definition(kind)
     if kind not in KINDS:
@@ -179,6 +186,8 @@ def write_report(
         "leads_as_of": ctx.leads.as_of if ctx.leads is not None else "n/a",
     }
     written: list[Path] = []
+    if lists_table is not None:  # first: a failed database write leaves no report claiming it happened
+        written.append(data.campaign_lists().write(lists_table, if_exists=if_exists))
     if kind == "campaign":
         written += _write_lists(ctx, defn, actions, out)
     sections: list[SectionOut] = []
@@ -307,6 +316,8 @@ def run_report(
     engine: str | None = None,
     spark_remote: str | None = None,
     query: str | None = None,
+    lists_table: str | None = None,
+    if_exists: str = "fail",
 ) -> list[Path]:
     """Load, score and build report ``kind`` (``rfm report``); return every file written, the HTML first.
 
@@ -318,6 +329,10 @@ def run_report(
     aggregates are computed; the charts are drawn here from the same few rows.
     """
     check_out(out)
+    if lists_table is not None:
+        if kind != "campaign":
+            raise InputError("--lists-table writes the campaign lists: use it with rfm report campaign")
+        check_database_output(lists_table, if_exists)  # before the work
     load_definition(kind)
     if kind not in KINDS:
         raise InputError(f'report "{kind}" cannot be built on its own; choose one of {", ".join(KINDS)}')
@@ -359,6 +374,8 @@ def run_report(
             notes=notes,
             png=png,
             svg=svg,
+            lists_table=lists_table,
+            if_exists=if_exists,
         )
 
 

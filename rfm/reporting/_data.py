@@ -218,6 +218,12 @@ class ReportData:
             "reports.campaign_list", {"customers": self.customers, "offers": self._offers()}, action=action
         )
 
+    def campaign_lists(self) -> QueryRows:
+        """Every action's list in one table, with the as-of date (for a database table)."""
+        return self.engine.query(
+            "reports.campaign_lists", {"customers": self.customers, "offers": self._offers()}, as_of=self.as_of
+        )
+
     def preview(self, action: str, rows: int) -> pl.DataFrame:
         return self.campaign_list(action).pl(limit=rows)
 

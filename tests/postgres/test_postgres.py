@@ -281,3 +281,31 @@ def test_offers_backtest_report_and_leads_from_postgres(pg_server, generated, tm
                              as_of="2024-06-30").table
     assert local.height > 10
     assert_same(local, remote, label="leads from postgres")
+
+
+def test_without_the_extra_one_line_names_it(tmp_path, capsys, monkeypatch):
+    from rfm.engine import _postgres
+
+    monkeypatch.setattr(_postgres, "available", lambda: False)
+    code = main(["score", f"postgresql://analyst:{PASSWORD}@127.0.0.1:5432/shop", "--table", "public.orders",
+                 "-o", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3
+    assert err == ["error: postgresql://analyst:***@127.0.0.1:5432/shop: reading and writing PostgreSQL needs the "
+                   "postgres extra: pip install 'rfm[postgres]'"]
+
+
+def test_campaign_lists_to_a_table(pg_server, generated, tmp_path, capsys):
+    table = pg_server.url() + "?table=marketing.campaign_lists"
+    pg_server.psql("DROP TABLE IF EXISTS marketing.campaign_lists")
+    args = ["report", "campaign", str(generated), "--as-of", "2024-06-30", "-o", str(tmp_path / "campaign.html")]
+    assert main([*args, "--lists-table", table]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"postgresql://analyst:***@127.0.0.1:{pg_server.port}/shop?table=marketing.campaign_lists" in err
+    back = query(pg_server, "SELECT * FROM marketing.campaign_lists")
+    csvs = pl.concat([pl.read_csv(p, infer_schema=False) for p in sorted(tmp_path.glob("campaign.*.csv"))])
+    assert back.height == csvs.height == scores(generated, as_of="2024-06-30").height
+    assert set(back["as_of"]) == {date(2024, 6, 30)}
+    assert sorted(back["customer_id"].cast(pl.String).to_list()) == sorted(csvs["customer_id"].to_list())
+    assert main([*args, "--lists-table", table]) == 2  # exists: refused before any work
+    assert "the table exists" in capsys.readouterr().err

@@ -53,8 +53,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         if args.save_scoring:
             result.scoring.save(args.save_scoring)
         model_path = None
-        if result.churn is not None:
-            model_path = Path("scores" if args.out is None or is_database_url(args.out) else args.out).with_suffix(".churn.json")
+        if result.churn is not None and args.out is not None and not is_database_url(args.out):
+            model_path = Path(args.out).with_suffix(".churn.json")  # beside the scores file (not for a table)
             result.churn.save(model_path)
         if not args.quiet:
             print(result.stats.summary(), file=sys.stderr)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
+
+from rfm.engine import redact
 
 CHURN_METHODS = ("none", "auto", "bgnbd", "recency_ratio")
 TABLE_HELP = ("table to read: one of a DuckDB database file ORDERS, of a postgresql:// ORDERS database "
@@ -22,6 +25,13 @@ def _version() -> str:
         return version("rfm")
     except PackageNotFoundError:  # run from a checkout that is not installed
         return "unknown"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse echoes a bad argument in its message: a database URL's password must not show."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
@@ -70,7 +80,7 @@ def _lead_inputs(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rfm",
         description="Customer-value analytics: RFM scores, segments and actions from order history.",
     )

@@ -23,6 +23,7 @@ from rfm.engine._postgres import check_writable as check_database_output
 from rfm.engine._postgres import is_url as is_database_url
 from rfm.engine._postgres import read_arrow as read_database_table
 from rfm.engine._postgres import redact
+from rfm.engine._postgres import source_label as database_label
 from rfm.engine._queries import Query, load_queries, queries_dir, query
 from rfm.engine._settings import EngineSettings, open_engine
 from rfm.engine._sources import LineSpec, type_class
@@ -38,6 +39,7 @@ __all__ = [
     "Relation",
     "Table",
     "check_database_output",
+    "database_label",
     "first_line",
     "is_database_url",
     "is_spark_frame",

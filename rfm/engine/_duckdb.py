@@ -234,7 +234,7 @@ class DuckDBEngine(Engine):
             with translated(f"{_postgres.redact(str(path))}: "):
                 reader = self._relation(sql, params).fetch_record_batch(100_000)
             _postgres.write(_postgres.parse(str(path)), reader, if_exists=if_exists, schema=reader.schema)  # type: ignore[arg-type]
-            return _postgres.redact(str(path))  # type: ignore[return-value]  # a table, not a file
+            return _postgres.parse(str(path)).label  # type: ignore[return-value]  # a table, not a file
         fmt = output_format(path)
         sql, params = rel._select()
         with translated(f"{path}: "):

@@ -6,12 +6,14 @@ the engine scans once into its own table (spilling as it needs; the stream is
 never held in Python).  Types Arrow cannot carry as themselves are cast in the
 query: NUMERIC to DOUBLE PRECISION, UUID and anything exotic to TEXT.
 
-Writing: ``postgresql://.../db?table=schema.name``.  The rows are loaded into
-a new table and swapped for the old one (rename) in the same transaction, so a
-reader sees the old table or the new one, never a half-written one; a failed
-load leaves the old table as it was.  ``if_exists``: ``fail`` (the default),
-``replace``, or ``append-snapshot`` (rows added; the ``as_of`` column keeps
-each run's date, so score history accumulates).
+Writing: ``postgresql://.../db?table=schema.name``, in one transaction, so a
+reader (READ COMMITTED, PostgreSQL's default) sees the old rows or the new
+ones, never half of them, and a failed load changes nothing.  ``if_exists``:
+``fail`` (the default), ``replace`` (the table's rows deleted and the new ones
+loaded, keeping its grants, indexes and the views on it; a table with other
+columns is replaced by a new one, swapped in by rename), or
+``append-snapshot`` (rows added through a temporary table; a date written
+again replaces that date's rows; the columns must match).
 
 Credentials come from the URL, the ``PG*`` environment variables or
 ``~/.pgpass`` (libpq reads them); a password never appears in a message:
@@ -27,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from rfm.engine._tables import quote_ident
 from rfm.errors import ConfigError, EngineError, InputError
@@ -49,10 +51,28 @@ def is_url(text: Any) -> bool:
 
 
 def redact(text: str) -> str:
-    """``text`` with the password of every PostgreSQL URL in it replaced by ``***``."""
-    return _PASSWORD.sub(r"\1:***@", text)
+    """``text`` with the password of every PostgreSQL URL in it replaced by ``***`` (user-info and
+    ``password=`` forms) and any password known to this process (see :func:`_secrets`) removed."""
+    text = _PASSWORD.sub(r"\1:***@", text)
+    text = _PASSWORD_KEY.sub(r"\1***", text)
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # a longer secret may contain a shorter one
+        text = text.replace(secret, "***")
+    return text
 
 
+_PASSWORD_KEY = re.compile(r"((?:ssl)?password=)[^&\s\"']*", re.I)
+_SECRETS: set[str] = set()  # passwords seen in URLs this process parsed: never printed, in any form
+
+
+def remember_secrets(url: str) -> None:
+    """Note the password(s) a URL carries, raw and decoded, so :func:`redact` removes them from any
+    text (libpq echoes a malformed password in its own messages, without the URL around it)."""
+    found = re.findall(r"^postgres(?:ql)?://[^:/?#\s]*:(.*)@[^@]*$", url.split("?")[0], re.I)
+    found += [v for k, v in re.findall(r"[?&]((?:ssl)?password)=([^&]*)", url, re.I)]
+    for raw in found:
+        for form in {raw, unquote(raw)}:
+            if len(form) >= 3:  # a 1-2 character "password" would blank out unrelated text
+                _SECRETS.add(form)
 def available() -> bool:
     return importlib.util.find_spec("adbc_driver_postgresql") is not None
 
@@ -63,23 +83,37 @@ class Target:
 
     uri: str
     table: tuple[str, str | None] | None  # (name, schema)
+    where: str  # scheme://user@host:port/db: what messages show (never a password or query string)
 
     @property
     def label(self) -> str:
-        where = redact(self.uri)
         if not self.table:
-            return where
+            return self.where
         name, schema = self.table
-        return f"{where} table {schema + '.' if schema else ''}{name}"
+        return f"{self.where} table {schema + '.' if schema else ''}{name}"
 
 
 def parse(url: str, table: str | None = None) -> Target:
-    """``postgresql://user@host:port/db[?table=schema.name&...]``; ``table`` (``--table``) wins."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "table"]
+    """``postgresql://user@host:port/db[?table=schema.name&...]``; ``table`` (``--table``) wins.
+
+    The URL reaches libpq as written except rfm's own ``table`` key; messages show only
+    ``scheme://user@host:port/db``."""
+    remember_secrets(url)
+    try:
+        parts = urlsplit(url)
+        host, port, user = parts.hostname or "", parts.port, parts.username
+    except ValueError:
+        raise InputError(f"{_where_of(url)}: not a valid postgresql:// URL; write postgresql://user@host:port/db") from None
     named = table or dict(parse_qsl(parts.query)).get("table")
-    uri = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-    return Target(uri, split_name(named, redact(url)) if named else None)
+    # drop only table=...: re-encoding the rest would change what libpq reads (spaces, %XX)
+    rest = "&".join(kv for kv in parts.query.split("&") if kv and not kv.lower().startswith("table="))
+    uri = url.split("?")[0] + (f"?{rest}" if rest else "")
+    where = f"{parts.scheme}://{user + '@' if user else ''}{host}{f':{port}' if port else ''}{parts.path}"
+    return Target(uri, split_name(named, where) if named else None, where)
+
+
+def _where_of(url: str) -> str:
+    return redact(url.split("?")[0])
 
 
 def split_name(name: str, where: str) -> tuple[str, str | None]:
@@ -101,7 +135,7 @@ def _qualified(table: tuple[str, str | None]) -> str:
 def connect(target: Target) -> Iterator[Any]:
     """An ADBC connection (autocommit off), errors in one redacted line."""
     if not available():
-        raise ConfigError(f"{redact(target.uri)}: reading and writing PostgreSQL needs the postgres extra: {EXTRA}")
+        raise ConfigError(f"{target.where}: reading and writing PostgreSQL needs the postgres extra: {EXTRA}")
     import adbc_driver_postgresql.dbapi as pg  # the optional extra: only when a postgresql:// URL is given
 
     try:
@@ -130,7 +164,8 @@ def _short(text: str) -> str:
     text = re.sub(r"^(IO|INVALID_ARGUMENT|INTERNAL|UNKNOWN|NOT_FOUND|ALREADY_EXISTS|UNAUTHENTICATED|UNAUTHORIZED):\s*",
                   "", text)
     text = re.sub(r"\[libpq\]\s*|Failed to (prepare|execute) query:\s*|Failed to create table:\s*|ERROR:\s*", "", text)
-    for cut in (" LINE 1:", " Query was:", ". SQLSTATE", " SQLSTATE:", " Is the server running"):
+    text = re.split(r"\s+LINE \d+:", text)[0]
+    for cut in (" Query was:", ". SQLSTATE", " SQLSTATE:", " Is the server running"):
         text = text.split(cut)[0]
     return text.strip()[:300]
 
@@ -140,49 +175,67 @@ def read(target: Target, query: str | None, consume: Any) -> Any:
     ``consume(reader)`` (the engine scans them into its own table) and return what it returns."""
     if (query is None) == (target.table is None):
         raise InputError(
-            f"{redact(target.uri)}: name the orders with --table schema.table (or ?table= in the URL) "
+            f"{target.where}: name the orders with --table schema.table (or ?table= in the URL) "
             "or --query \"SELECT ...\", one of the two"
         )
-    source = f"({query}) AS q" if query is not None else _qualified(target.table)  # type: ignore[arg-type]
+    if query is not None:
+        query = query.strip().rstrip(";").strip()  # a trailing ; would end the wrapping query
+    source = f"(\n{query}\n) AS q" if query is not None else _qualified(target.table)  # type: ignore[arg-type]
     with connect(target) as con:
         cur = con.cursor()
         try:
             cur.execute(f"SELECT * FROM {source} LIMIT 0")
             columns = _columns(cur.fetch_arrow_table().schema)
-            select = ", ".join(_read_as(name, pgtype) for name, pgtype in columns)
+            select = ", ".join(_read_as(name, pgtype, typmod) for name, pgtype, typmod in columns)
             cur.execute(f"SELECT {select} FROM {source}")
             reader = cur.fetch_record_batch()
         except Exception as exc:
             raise InputError(f"{target.label}: {_query_error(exc, query)}") from None
         try:
             return consume(reader)
-        except EngineError as exc:
+        except (EngineError, OSError, ValueError) as exc:  # the stream broke mid-way
             raise InputError(f"{target.label}: {_query_error(exc, query)}") from None
+
+
+def source_label(url: str, table: str | None, query: str | None) -> str:
+    """How messages name a database source: ``scheme://user@host:port/db table schema.name`` (or ``query``)."""
+    target = parse(url, table)
+    return f"{target.where} query" if query is not None else target.label
 
 
 def read_arrow(url: str, what: str) -> Any:
     """A small table (leads, events, outcomes) named by ``url``'s ``?table=``, as an Arrow table."""
     target = parse(url)
     if target.table is None:
-        raise InputError(f"{redact(target.uri)}: say which table holds the {what}: add ?table=schema.name to the URL")
+        raise InputError(f"{target.where}: say which table holds the {what}: add ?table=schema.name to the URL")
     return read(target, None, lambda reader: reader.read_all())
 
 
-def _columns(schema: Any) -> list[tuple[str, str]]:
+def _columns(schema: Any) -> list[tuple[str, str, int]]:
+    """(name, PostgreSQL type, typmod) per column, from the driver's field metadata (driver >= 1.13)."""
     out = []
     for field in schema:
         meta = field.metadata or {}
-        pgtype = meta.get(b"POSTGRESQL:type", b"").decode() or "text"
-        out.append((field.name, pgtype))
+        pgtype = (meta.get(b"POSTGRESQL:type") or meta.get(b"ADBC:postgresql:typname") or b"").decode()
+        if not pgtype:
+            raise EngineError("the PostgreSQL driver gave no column types; upgrade it: pip install -U 'rfm[postgres]'")
+        out.append((field.name, pgtype, int((meta.get(b"POSTGRESQL:typmod") or b"-1").decode())))
     return out
 
 
-def _read_as(name: str, pgtype: str) -> str:
+def _read_as(name: str, pgtype: str, typmod: int) -> str:
+    """How a column is read: as itself, or cast to a type Arrow carries (whole NUMERICs stay whole:
+    a numeric(12, 0) id must not become 12345.0)."""
     col = quote_ident(name)
     if pgtype in _NATIVE:
         return col
     if pgtype == "numeric":
+        precision, scale = ((typmod - 4) >> 16, (typmod - 4) & 0xFFFF) if typmod >= 4 else (0, -1)
+        if scale == 0 and precision <= 18:
+            return f"CAST({col} AS BIGINT) AS {col}"
         return f"CAST({col} AS DOUBLE PRECISION) AS {col}"
+    if pgtype == "money":
+        return f"CAST(CAST({col} AS NUMERIC) AS DOUBLE PRECISION) AS {col}"
     return f"CAST({col} AS TEXT) AS {col}"
 
 
@@ -201,12 +254,14 @@ def check_writable(url: str, if_exists: str) -> None:
     """Before any work: the URL names a table, and with ``fail`` it does not exist yet."""
     target = parse(url)
     if target.table is None:
-        raise InputError(f"{redact(target.uri)}: say which table to write: add ?table=schema.name to the URL")
-    if if_exists != "fail":
-        return
-    with connect(target) as con:
-        if _exists(con.cursor(), *target.table):
-            raise InputError(_exists_message(target))
+        raise InputError(f"{target.where}: say which table to write: add ?table=schema.name to the URL")
+    with connect(target) as con:  # always: a wrong password or an absent server fails before the work
+        try:
+            exists = _exists(con.cursor(), *target.table)
+        except Exception as exc:
+            raise InputError(f"{target.label}: {_why(exc)}") from None
+    if exists and if_exists == "fail":
+        raise InputError(_exists_message(target))
 
 
 def _exists_message(target: Target) -> str:
@@ -217,9 +272,9 @@ def _exists_message(target: Target) -> str:
 
 
 def write(target: Target, stream: Any, *, if_exists: IfExists, schema: Any) -> None:
-    """Load ``stream`` (Arrow batches) into a new table, then swap it in, in one transaction."""
+    """Write ``stream`` (Arrow batches) to the target table in one transaction (see the module docstring)."""
     if target.table is None:
-        raise InputError(f"{redact(target.uri)}: say which table to write: add ?table=schema.name to the URL")
+        raise InputError(f"{target.where}: say which table to write: add ?table=schema.name to the URL")
     name, db_schema = target.table
     staging = f"{name[:40]}__rfm_new_{secrets.token_hex(4)}"
     old = f"{name[:40]}__rfm_old_{secrets.token_hex(4)}"
@@ -230,18 +285,39 @@ def write(target: Target, stream: Any, *, if_exists: IfExists, schema: Any) -> N
             exists = _exists(cur, name, db_schema)
             if exists and if_exists == "fail":
                 raise InputError(_exists_message(target))
-            cur.adbc_ingest(staging, stream, mode="create", db_schema_name=db_schema)
+            cur.execute("SET LOCAL lock_timeout = '60s'")  # never queue forever behind a reader
             new, target_sql = _qualified((staging, db_schema)), _qualified((name, db_schema))
-            if not exists:
-                cur.execute(f"ALTER TABLE {new} RENAME TO {quote_ident(name)}")
-            elif if_exists == "replace":
-                cur.execute(f"ALTER TABLE {target_sql} RENAME TO {quote_ident(old)}")
-                cur.execute(f"ALTER TABLE {new} RENAME TO {quote_ident(name)}")
-                cur.execute(f"DROP TABLE {_qualified((old, db_schema))}")
-            else:  # append-snapshot: same columns, in order
-                cols = ", ".join(quote_ident(f.name) for f in schema)
-                cur.execute(f"INSERT INTO {target_sql} ({cols}) SELECT {cols} FROM {new}")
-                cur.execute(f"DROP TABLE {new}")
+            columns = [f.name for f in schema]
+            existing = _table_columns(cur, name, db_schema) if exists else []
+            same = [c for c, _ in existing] == columns
+            if if_exists == "append-snapshot" and exists:
+                if not same:
+                    raise InputError(
+                        f"{where}: the table's columns ({', '.join(c for c, _ in existing)}) are not the new rows' "
+                        f"({', '.join(columns)}); append to a table with the same columns, or start a new one"
+                    )
+                if "as_of" not in columns:
+                    raise InputError(f"{where}: these rows have no as_of column to tell snapshots apart; "
+                                     "use --if-exists replace")
+            if exists and same and if_exists == "replace":
+                # the table stays (its grants, indexes and the views on it); its rows change in this transaction
+                cur.execute(f"DELETE FROM {target_sql}")
+                cur.adbc_ingest(name, stream, mode="append", db_schema_name=db_schema)
+            elif exists and same:  # append-snapshot: a date written again replaces that date's rows
+                temp = quote_ident(staging)
+                cur.adbc_ingest(staging, stream, mode="create", temporary=True)
+                cols = ", ".join(quote_ident(c) for c in columns)
+                cur.execute(f"DELETE FROM {target_sql} WHERE as_of IN (SELECT DISTINCT as_of FROM {temp})")
+                cur.execute(f"INSERT INTO {target_sql} ({cols}) SELECT {cols} FROM {temp}")
+                cur.execute(f"DROP TABLE {temp}")
+            else:
+                cur.adbc_ingest(staging, stream, mode="create", db_schema_name=db_schema)
+                if exists:  # other columns: swap the new table in (grants on the old one do not carry over)
+                    cur.execute(f"ALTER TABLE {target_sql} RENAME TO {quote_ident(old)}")
+                    cur.execute(f"ALTER TABLE {new} RENAME TO {quote_ident(name)}")
+                    cur.execute(f"DROP TABLE {_qualified((old, db_schema))}")
+                else:
+                    cur.execute(f"ALTER TABLE {new} RENAME TO {quote_ident(name)}")
             con.commit()
         except InputError:
             con.rollback()
@@ -252,11 +328,25 @@ def write(target: Target, stream: Any, *, if_exists: IfExists, schema: Any) -> N
 
 
 def _exists(cur: Any, name: str, schema: str | None) -> bool:
-    cur.execute(
-        "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = coalesce($2, current_schema())",
-        parameters=(name, schema),
-    )
+    if schema is None:
+        cur.execute("SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = current_schema()",
+                    parameters=(name,))
+    else:
+        cur.execute("SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = $1 AND schemaname = $2",
+                    parameters=(name, schema))
     return bool(cur.fetchone()[0])
+
+
+def _table_columns(cur: Any, name: str, schema: str | None) -> list[tuple[str, str]]:
+    """(column, type) of an existing table, in order."""
+    where = "c.relname = $1 AND n.nspname = " + ("$2" if schema is not None else "current_schema()")
+    cur.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE {where} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        parameters=(name, schema) if schema is not None else (name,),
+    )
+    return [(r[0], r[1]) for r in cur.fetchall()]
 
 
 def _write_error(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from rfm.engine import is_database_url, read_database_table, redact
+from rfm.engine import database_label, is_database_url, read_database_table
 from rfm.errors import ConfigError, InputError
 from rfm.inputs._roles import Kind, aliases, map_roles
 from rfm.inputs._yaml import did_you_mean
@@ -73,7 +73,7 @@ def scan(source: Any, kind: str, *, infer: bool = False) -> tuple[pl.LazyFrame, 
     lower = text.lower()
     if is_database_url(text):  # postgresql://.../db?table=schema.name (rfm[postgres])
         frame = pl.from_arrow(read_database_table(text, kind))
-        return frame.lazy(), f"{redact(text.split('?')[0])} {kind}", False  # type: ignore[union-attr]
+        return frame.lazy(), f"{database_label(text, None, None)} ({kind})", False  # type: ignore[union-attr]
     if not Path(text).exists():
         raise InputError(f"{text}: file not found; check the path")
     try:

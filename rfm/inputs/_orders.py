@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rfm.engine import Engine, LineSpec, Table, is_database_url, redact, type_class
+from rfm.engine import Engine, LineSpec, Table, database_label, is_database_url, redact, type_class
 from rfm.errors import DataError, EngineError, InputError
 from rfm.inputs._config import REQUIRED_ROLES, InputConfig
 from rfm.inputs._roles import Roles, map_roles
@@ -72,8 +72,8 @@ def open_orders(
     """Read ``source`` into ``engine`` and build its normalised order-line view."""
     label = describe_source(source) if source is not None else str(table or cfg.table or "orders")
     if is_database_url(source):
+        label = database_label(source, table or cfg.table, query)
         raw, options = engine.read_postgres(source, table=table or cfg.table, query=query), None
-        label = f"{label.split('?')[0]} {'query' if query else 'table ' + str(table or cfg.table)}"
     elif query is not None:
         raise InputError("--query reads from a database: give a postgresql:// URL as the orders")
     else:

@@ -15,10 +15,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
-PASSWORD = "s3cret-Pw!"  # must never appear in any output (tests/postgres/test_postgres.py)
+PASSWORD = "s3cr@t:P%w#1/x"  # URL-special characters; never in any output, raw or encoded (test_postgres.py)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Server:
     socket_dir: Path
 
     def url(self, user: str = "analyst", password: str = PASSWORD, db: str = "shop") -> str:
-        return f"postgresql://{user}:{password}@{self.host}:{self.port}/{db}"
+        return f"postgresql://{user}:{quote(password, safe='')}@{self.host}:{self.port}/{db}"
 
     def psql(self, sql: str, db: str = "shop") -> str:
         return _run(["psql", "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d", db,

@@ -3,15 +3,20 @@
 A failed run never leaves a half-written file and never replaces a good one.
 Every file ``rfm`` writes goes through :func:`atomic_path` (the engine's table
 writes included), so this is the one place that decides how outputs land.
+Inside :func:`output_group` (every CLI command runs in one) the renames wait
+until the whole run has succeeded: all outputs of a run land together, or
+none does, and two outputs of one run on the same path are refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -29,26 +34,93 @@ def output_format(path: str | Path, allowed: tuple[str, ...] = ("parquet", "csv"
     return fmt
 
 
+_GROUP: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar("rfm_outputs", default=None)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path in the target's directory; rename onto ``path`` on success."""
+def output_group() -> Iterator[None]:
+    """Outputs written inside land together when the block succeeds, and not at all when it fails."""
+    pending: list[tuple[Path, Path]] = []
+    token = _GROUP.set(pending)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        raise
+    else:
+        for tmp, target in pending:
+            os.replace(tmp, target)
+    finally:
+        _GROUP.reset(token)
+
+
+@contextlib.contextmanager
+def immediate_outputs() -> Iterator[None]:
+    """Files written inside land at once, even in an :func:`output_group`: for data the same run
+    reads back (``rfm demo``'s synthetic leads)."""
+    token = _GROUP.set(None)
+    try:
+        yield
+    finally:
+        _GROUP.reset(token)
+
+
+def check_writable(path: str | Path) -> Path:
+    """An output path rfm can write: its directory exists and is writable, and it is not a directory."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    if not directory.exists():
+    if not directory.is_dir():
         raise InputError(f"{target}: directory {directory} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    if target.is_dir():
+        raise InputError(f"{target}: is a directory; give a file name (e.g. {target / 'scores.parquet'})")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InputError(f"{target}: directory {directory} is not writable; choose another --out")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path in the target's directory; rename onto ``path`` on success (at the end of
+    the :func:`output_group` when one is open)."""
+    target = check_writable(path)
+    group = _GROUP.get()
+    if group is not None and any(t.resolve() == target.resolve() for _, t in group):
+        raise InputError(f"{target}: two outputs of this run would both be written here; give each its own path")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else ".")
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write here ({exc.strerror}); choose another --out") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    deferred = False
     try:
         yield tmp_path
         # mkstemp makes the file private (0600); give it the usual mode for new files.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, target)
+        if group is not None:
+            group.append((tmp_path, target))
+            deferred = True
+        else:
+            os.replace(tmp_path, target)
     finally:
-        if tmp_path.exists():
+        if not deferred and tmp_path.exists():
             tmp_path.unlink()
+
+
+def refuse_inputs_as_outputs(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """Before any work: no output path is one of the inputs (``--out orders.csv`` would replace them)."""
+    seen = {}
+    for name, value in inputs.items():
+        if isinstance(value, (str, Path)) and Path(value).is_file():
+            seen[Path(value).resolve()] = name
+    for name, value in outputs.items():
+        if isinstance(value, (str, Path)) and Path(value).resolve() in seen:
+            raise InputError(
+                f"{value}: {name} would overwrite the {seen[Path(value).resolve()]} input; write it to another file"
+            )
 
 
 def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> Path:

@@ -11,14 +11,17 @@ segments, offers, backtest, check), ``_reports`` (report), ``_demo``,
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from rfm._files import check_writable, output_group, refuse_inputs_as_outputs
 from rfm.cli._parser import build_parser
 from rfm.engine import redact
-from rfm.errors import RfmError, RfmWarning
+from rfm.errors import InputError, RfmError, RfmWarning
 
 
 def _handler(path: str) -> Callable[..., int]:
@@ -32,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RfmWarning)
         try:
-            code = _handler(args.handler)(args)
+            _check_paths(args)
+            with output_group():  # every output of the run lands at the end, together, or none does
+                code = _handler(args.handler)(args)
         except RfmError as exc:
             _flush(caught)
             print(f"error: {redact(str(exc))}", file=sys.stderr)  # no password from a database URL
@@ -42,6 +47,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     _flush(caught)
     return code
+
+
+# Arguments that name outputs; every other path argument is an input that no output may replace.
+_OUTPUTS = ("out", "save_scoring")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    values = {k: v for k, v in vars(args).items() if isinstance(v, str) and k != "handler"}
+    outputs = {f"--{k.replace('_', '-')}": v for k, v in values.items() if k in _OUTPUTS}
+    inputs = {("orders" if k == "orders" else f"--{k.replace('_', '-')}"): v for k, v in values.items()
+              if k not in _OUTPUTS}
+    out = values.get("out")
+    if out and args.command == "score" and not out.startswith("postgres"):
+        outputs["the churn model (beside --out)"] = str(Path(out).with_suffix(".churn.json"))
+    refuse_inputs_as_outputs(inputs, outputs)
+    files = {k: v for k, v in outputs.items() if not v.startswith("postgres") and Path(v).suffix}
+    seen: dict[Path, str] = {}
+    for name, value in files.items():  # a file output: a writable directory, not a directory itself
+        check_writable(value)
+        if Path(value).resolve() in seen:
+            raise InputError(f"{value}: {seen[Path(value).resolve()]} and {name} would both be written here; "
+                             "give each its own path")
+        seen[Path(value).resolve()] = name
 
 
 def _flush(caught: list[warnings.WarningMessage]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from rfm._files import write_frame
+from rfm._files import immediate_outputs, write_frame
 from rfm.cli._tables import SEGMENT_COLUMNS, format_table
 from rfm.customers import CustomerScores
 from rfm.inputs import PRESETS
@@ -61,7 +61,8 @@ def run_demo(out: str | Path) -> Iterator[str]:
 def _reports(orders: Orders, scores: CustomerScores, out: Path) -> list[Path]:
     """segments.html, campaign.html (+ CSV lists, synthetic leads) and churn.html from the one scoring."""
     written = write_report("segments", orders, scores, out=out / "segments.html")
-    generated = generate_leads(out / "leads", leads=DEMO_LEADS, seed=0)
+    with immediate_outputs():  # read back at once by the leads section
+        generated = generate_leads(out / "leads", leads=DEMO_LEADS, seed=0)
     leads = lead_section(*generated.files, None)
     written += list(generated.files)
     written += write_report("campaign", orders, scores, out=out / "campaign.html", leads=leads)

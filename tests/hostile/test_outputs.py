@@ -1,0 +1,106 @@
+"""Outputs never clobber inputs, land together or not at all, and bad paths get one line (issue 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rfm.cli import main
+
+ORDERS = "customer_id,order_id,order_date,amount\nA,1,2024-01-01,10\nB,2,2024-02-01,20\nA,3,2024-03-01,5\n"
+
+
+@pytest.fixture
+def orders(tmp_path: Path) -> Path:
+    path = tmp_path / "o.csv"
+    path.write_text(ORDERS)
+    return path
+
+
+def run(capsys, *args: str) -> tuple[int, list[str]]:
+    code = main(list(args))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, [line for line in err.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--out", "{o}"], "error: {o}: --out would overwrite the orders input; write it to another file"),
+        (["--out", "{d}/s.csv", "--save-scoring", "{o}"],
+         "error: {o}: --save-scoring would overwrite the orders input; write it to another file"),
+        (["--out", "{d}/o.parquet", "--config", "{d}/o.churn.json"],
+         "error: {d}/o.churn.json: the churn model (beside --out) would overwrite the --config input; "
+         "write it to another file"),
+    ],
+    ids=["out-is-input", "scoring-is-input", "churn-json-is-config"],
+)
+def test_an_output_never_replaces_an_input(orders, tmp_path, capsys, extra, message):
+    if "--config" in extra:
+        (tmp_path / "o.churn.json").write_text("scoring:\n  bins: 4\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    args = [a.format(o=orders, d=tmp_path) for a in extra]
+    code, errors = run(capsys, "score", str(orders), *args)
+    assert (code, errors) == (2, [message.format(o=orders, d=tmp_path)])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written, nothing changed
+
+
+def test_parquet_input_as_output(tmp_path, capsys):
+    import polars as pl
+
+    path = tmp_path / "o.parquet"
+    pl.read_csv(ORDERS.encode()).write_parquet(path)
+    before = path.read_bytes()
+    code, errors = run(capsys, "score", str(path), "--out", str(path))
+    assert (code, errors) == (2, [f"error: {path}: --out would overwrite the orders input; write it to another file"])
+    assert path.read_bytes() == before
+
+
+def test_two_outputs_on_one_path_are_refused(orders, tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    out.write_text("the previous scores\n")
+    code, errors = run(capsys, "score", str(orders), "--out", str(out), "--save-scoring", str(out))
+    assert (code, errors) == (2, [f"error: {out}: --out and --save-scoring would both be written here; "
+                                  "give each its own path"])
+    assert out.read_text() == "the previous scores\n"
+
+
+def test_outputs_land_together_or_not_at_all(orders, tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    out.write_text("the previous scores\n")
+    code, errors = run(capsys, "score", str(orders), "--out", str(out), "--save-scoring", str(tmp_path / "nodir" / "s.json"))
+    assert (code, errors) == (2, [f"error: {tmp_path}/nodir/s.json: directory {tmp_path}/nodir does not exist; "
+                                  "create it first"])
+    assert out.read_text() == "the previous scores\n"  # the scores were not written either
+    # and a run that fails late (a churn model that cannot be fitted on 2 customers) leaves no trace
+    code, errors = run(capsys, "score", str(orders), "--out", str(out), "--churn", "bgnbd")
+    assert code == 4 and out.read_text() == "the previous scores\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
+
+
+def test_out_is_a_directory(orders, tmp_path, capsys):
+    target = tmp_path / "scores.csv"
+    target.mkdir()
+    code, errors = run(capsys, "score", str(orders), "--out", str(target))
+    assert (code, errors) == (2, [f"error: {target}: is a directory; give a file name (e.g. {target}/scores.parquet)"])
+
+
+def test_an_output_group_commits_all_or_nothing(tmp_path):
+    from rfm._files import output_group, write_text
+
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text("old a")
+    with pytest.raises(RuntimeError, match="the run failed after its first output"):
+        with output_group():
+            write_text(first, "new a")
+            assert first.read_text() == "old a"  # not yet: outputs land when the run ends
+            write_text(second, "new b")
+            raise RuntimeError("the run failed after its first output")
+    assert first.read_text() == "old a" and not second.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    with output_group():
+        write_text(first, "new a")
+        write_text(second, "new b")
+    assert (first.read_text(), second.read_text()) == ("new a", "new b")

@@ -16,6 +16,7 @@ SELECT
     any_value(amount) AS amount,
     any_value(status) AS status,
     any_value(excluded) AS excluded,
+    any_value(bad_date) AS bad_date,
     count(*) AS copies
 FROM {lines}
 GROUP BY customer_id, order_id, line_hash;
@@ -24,14 +25,14 @@ GROUP BY customer_id, order_id, line_hash;
 -- input.duplicates: unchecked, every line passes as its own group.
 -- params: none
 -- tables: lines
-SELECT customer_id, order_id, line_hash, order_date, amount, status, excluded, 1 AS copies
+SELECT customer_id, order_id, line_hash, order_date, amount, status, excluded, bad_date, 1 AS copies
 FROM {lines};
 
 -- name: line_class_type
 -- The class of an order table row as a small enum: a one-byte group key
 -- where a text key cost 20 % of the build; comparisons with 'kept' still read.
 -- params: none
-CREATE TYPE IF NOT EXISTS rfm_line_class AS ENUM ('kept', 'null_customer_id', 'excluded_status');
+CREATE TYPE IF NOT EXISTS rfm_line_class AS ENUM ('kept', 'null_customer_id', 'excluded_status', 'bad_date');
 
 -- name: build_orders
 -- One scan of the order lines: lines of an order on one date are summed.
@@ -50,6 +51,7 @@ WITH classed AS (
         *,
         CASE
             WHEN customer_id IS NULL THEN 'null_customer_id'
+            WHEN bad_date THEN 'bad_date'
             WHEN excluded THEN 'excluded_status'
             ELSE 'kept'
         END::rfm_line_class AS line_class
@@ -87,6 +89,7 @@ SELECT
     coalesce(sum(n_lines), 0) AS lines_read,
     coalesce(sum(n_lines) FILTER (WHERE line_class = 'null_customer_id'), 0) AS null_customer_id_lines,
     coalesce(sum(n_lines) FILTER (WHERE line_class = 'excluded_status'), 0) AS excluded_status_lines,
+    coalesce(sum(n_lines) FILTER (WHERE line_class = 'bad_date'), 0) AS bad_date_lines,
     coalesce(sum(n_lines) FILTER (WHERE line_class = 'kept' AND order_date > $as_of), 0) AS after_as_of_lines,
     coalesce(sum(n_duplicate_lines), 0) AS duplicate_lines,
     coalesce(sum(n_return_lines) FILTER (WHERE line_class = 'kept' AND order_date <= $as_of), 0) AS return_lines

@@ -25,6 +25,7 @@ WITH lines AS (
         -- only kept lines must fit DECIMAL(18, 4): a dropped line may hold anything
         CASE WHEN customer_id IS NOT NULL AND NOT excluded THEN CAST(amount AS DECIMAL(18, 4)) END AS amount,
         excluded,
+        bad_date,
         ($as_of IS NULL OR order_date <= $as_of) AS in_time,
         ($window_start IS NULL OR order_date >= $window_start) AS in_window
     FROM {lines}
@@ -40,7 +41,8 @@ flags AS (
 SELECT
     customer_id,
     count(*) AS n_lines,
-    count(*) FILTER (WHERE excluded) AS excluded_lines,
+    count(*) FILTER (WHERE excluded AND NOT bad_date) AS excluded_lines,
+    count(*) FILTER (WHERE bad_date) AS bad_date_lines,
     count(*) FILTER (WHERE NOT excluded AND NOT in_time) AS after_as_of_lines,
     count(*) FILTER (WHERE kept AND amount < 0) AS return_lines,
     max(order_date) FILTER (WHERE NOT excluded) AS last_kept_date,
@@ -60,10 +62,11 @@ SELECT
     coalesce(sum(n_lines), 0) AS lines_read,
     coalesce(sum(n_lines) FILTER (WHERE customer_id IS NULL), 0) AS null_customer_id_lines,
     coalesce(sum(excluded_lines) FILTER (WHERE customer_id IS NOT NULL), 0) AS excluded_status_lines,
+    coalesce(sum(bad_date_lines) FILTER (WHERE customer_id IS NOT NULL), 0) AS bad_date_lines,
     coalesce(sum(after_as_of_lines) FILTER (WHERE customer_id IS NOT NULL), 0) AS after_as_of_lines,
     0 AS duplicate_lines,
     coalesce(sum(return_lines) FILTER (WHERE customer_id IS NOT NULL), 0) AS return_lines,
-    coalesce(sum(n_lines - excluded_lines - after_as_of_lines) FILTER (WHERE customer_id IS NOT NULL), 0)
+    coalesce(sum(n_lines - excluded_lines - bad_date_lines - after_as_of_lines) FILTER (WHERE customer_id IS NOT NULL), 0)
         AS kept_lines,
     max(last_kept_date) FILTER (WHERE customer_id IS NOT NULL) AS last_date
 FROM {totals};

@@ -238,6 +238,7 @@ class OrderHistory:
             lines_read=stats["lines_read"],
             null_customer_id_lines=stats["null_customer_id_lines"],
             excluded_status_lines=stats["excluded_status_lines"],
+            bad_date_lines=stats["bad_date_lines"],
             after_as_of_lines=stats["after_as_of_lines"],
             duplicate_lines=stats["duplicate_lines"],
             duplicates=cfg.input.duplicates,
@@ -263,7 +264,9 @@ class OrderHistory:
             return InputError(f"{label}: no order lines (the input has a header but no rows); export the orders again")
         return InputError(
             f"{label}: all {stats['lines_read']:,} lines were dropped ({stats['null_customer_id_lines']:,} without "
-            f"customer id, {stats['excluded_status_lines']:,} with an excluded status); check input.excluded_statuses"
+            f"customer id, {stats['excluded_status_lines']:,} with an excluded status"
+            + (f", {stats['bad_date_lines']:,} dated before 1900 or after 2099" if stats.get("bad_date_lines") else "")
+            + "); check input.excluded_statuses"
         )
 
     def _window_start(self, day: date) -> date | None:
@@ -316,6 +319,11 @@ class OrderHistory:
         label = self.source.label
         if run.null_customer_id_lines:
             out.append(f"{label}: dropped {run.null_customer_id_lines:,} order lines with no customer id")
+        if run.bad_date_lines:
+            out.append(
+                f"{label}: dropped {run.bad_date_lines:,} order lines dated before 1900 or after 2099 "
+                "(placeholders such as 9999-12-31, not orders)"
+            )
         if run.excluded_status_lines:
             out.append(
                 f"{label}: dropped {run.excluded_status_lines:,} order lines whose status is in input.excluded_statuses"

@@ -47,6 +47,7 @@ class RunStats:
     customers: int
     nonpositive_customers: int
     seconds: float = 0.0
+    bad_date_lines: int = 0  # dated before 1900 or after 2099: placeholders (9999-12-31), not orders
 
     def summary(self) -> str:
         dropped = []
@@ -54,6 +55,8 @@ class RunStats:
             dropped.append(f"{self.null_customer_id_lines:,} with no customer id")
         if self.excluded_status_lines:
             dropped.append(f"{self.excluded_status_lines:,} with an excluded status")
+        if self.bad_date_lines:
+            dropped.append(f"{self.bad_date_lines:,} dated before 1900 or after 2099")
         if self.after_as_of_lines:
             dropped.append(f"{self.after_as_of_lines:,} after as_of")
         if self.duplicate_lines and self.duplicates == "drop":

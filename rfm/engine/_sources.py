@@ -27,6 +27,9 @@ _FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
 
 TypeClass = Literal["date", "integer", "number", "text", "other"]
 
+# Order dates outside these bounds are placeholders, not orders: dropped and counted (bad_date).
+FIRST_DATE, LAST_DATE = "1900-01-01", "2099-12-31"
+
 
 def type_class(dtype: str) -> TypeClass:
     """What an engine column type is good for: dates, whole numbers, numbers, text or nothing we read."""
@@ -101,7 +104,14 @@ class Sources:
         statuses = [status.lower().strip() for status in spec.excluded_statuses]
         excluded = self._variable("rfm_excluded_statuses", statuses) if statuses else None
         self._excluded = excluded
-        select = f"SELECT {', '.join(_select_list(spec, fmt, excluded, self._row_hash(raw), self._text_date))} FROM {quote_ident(raw._name)} AS r"
+        inner = f"SELECT {', '.join(_select_list(spec, fmt, excluded, self._row_hash(raw), self._text_date))} FROM {quote_ident(raw._name)} AS r"
+        # A date before 1900 or after 2099 is a placeholder (an ERP's 9999-12-31 "no date"), not an
+        # order: the line is dropped like an excluded status and counted apart (bad_date).
+        bad = f"coalesce(order_date < DATE '{FIRST_DATE}' OR order_date > DATE '{LAST_DATE}', false)"
+        select = (
+            "SELECT customer_id, order_id, order_date, amount, category, status, "
+            f"(excluded_status OR {bad}) AS excluded, quantity, line_hash, {bad} AS bad_date FROM ({inner}) AS l"
+        )
         return self._view("order_lines", self._generated(select, None)[0], (raw,))
 
     def first_value(self: Engine, raw: Table, column: str) -> Any:
@@ -234,7 +244,7 @@ def _select_list(
         f"{required(amount_expr, amount_col, 'amount')} AS amount",
         f"{optional('category', 'CAST({} AS VARCHAR)')} AS category",
         f"{optional('status', 'lower(trim(CAST({} AS VARCHAR)))')} AS status",
-        f"{_excluded_status(spec, excluded)} AS excluded",
+        f"{_excluded_status(spec, excluded)} AS excluded_status",
         f"{optional('quantity', 'CAST({} AS DOUBLE)')} AS quantity",
         f"{row_hash} AS line_hash",
     ]

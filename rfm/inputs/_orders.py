@@ -11,7 +11,8 @@ order_date     DATE (text parsed with ``input.date_format``; timestamps cut to t
 amount         DOUBLE
 category       VARCHAR or NULL
 status         lower-cased, trimmed VARCHAR or NULL
-excluded       the status is in ``input.excluded_statuses``
+excluded       the status is in ``input.excluded_statuses``, or the date is a placeholder
+bad_date       dated before 1900 or after 2099 (9999-12-31 "no date"): dropped, counted apart
 quantity       DOUBLE or NULL
 line_hash      hash of the whole input row (all columns): finds exact duplicate lines
 =============  =========================================================

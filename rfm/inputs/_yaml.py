@@ -110,6 +110,13 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{path}: file not found; check the path") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+    except PermissionError:
+        raise ConfigError(f"{path}: not readable (permission denied)") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

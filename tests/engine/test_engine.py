@@ -105,7 +105,7 @@ def test_views_and_lazy_queries_keep_the_tables_they_read_alive():
     rows = engine.query("customers.refund_only_customers", {"totals": totals(engine)})
     view = engine.view("customers.line_groups_unchecked", {"lines": engine.register(
         pl.DataFrame({"customer_id": ["a"], "order_id": ["o"], "line_hash": [1], "order_date": [date(2024, 1, 1)],
-                      "amount": [1.0], "status": [None], "excluded": [False]}), label="lines")})
+                      "amount": [1.0], "status": [None], "excluded": [False], "bad_date": [False]}), label="lines")})
     gc.collect()
     engine.rows("customers.refund_only_customers", {"totals": totals(engine)})  # drops whatever was released
     assert rows.pl().row(0) == (1, 3)

@@ -104,3 +104,26 @@ def test_an_output_group_commits_all_or_nothing(tmp_path):
         write_text(first, "new a")
         write_text(second, "new b")
     assert (first.read_text(), second.read_text()) == ("new a", "new b")
+
+
+def test_placeholder_dates_are_dropped_and_counted(tmp_path, capsys):
+    path = tmp_path / "o.csv"
+    path.write_text("customer_id,order_id,order_date,amount\nA,1,2024-01-01,10\nB,2,9999-12-31,20\nC,3,1850-01-01,5\n")
+    for config in ({}, {"input": {"duplicates": "keep"}}):  # both routes: the one-scan totals and the order table
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text("input:\n  duplicates: keep\n" if config else "{}\n")
+        code = main(["score", str(path), "-c", str(cfg), "-o", str(tmp_path / "s.csv")])
+        err = capsys.readouterr().err
+        assert code == 0 and "Traceback" not in err
+        assert f"{path}: read 3 lines, scored 1 customers" in err
+        assert "dropped 2 dated before 1900 or after 2099" in err
+        assert (tmp_path / "s.csv").read_text().splitlines()[1].startswith("A,2024-01-01,2024-01-01,1,1,10.0")
+
+
+def test_a_config_that_is_not_utf8(tmp_path, capsys):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDERS)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(b"scoring:\n  bins: 4 # \xe9t\xe9\n")
+    code, errors = run(capsys, "score", str(path), "-c", str(cfg), "-o", str(tmp_path / "s.csv"))
+    assert (code, errors) == (3, [f"error: {cfg}:2: not UTF-8 (byte 0xe9); save the file as UTF-8"])

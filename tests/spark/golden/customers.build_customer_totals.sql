@@ -8,6 +8,7 @@ WITH lines AS (
       THEN CAST(CAST(ROUND(amount * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
     END AS amount, /* only kept lines must fit DECIMAL(18, 4): a dropped line may hold anything */
     excluded,
+    bad_date,
     (
       :as_of IS NULL OR order_date <= :as_of
     ) AS in_time,
@@ -27,7 +28,9 @@ SELECT
   customer_id,
   COUNT(*) AS n_lines,
   COUNT(*) FILTER(WHERE
-    excluded) AS excluded_lines,
+    excluded AND NOT bad_date) AS excluded_lines,
+  COUNT(*) FILTER(WHERE
+    bad_date) AS bad_date_lines,
   COUNT(*) FILTER(WHERE
     NOT excluded AND NOT in_time) AS after_as_of_lines,
   COUNT(*) FILTER(WHERE

@@ -4,6 +4,8 @@ WITH classed AS (
     CASE
       WHEN customer_id IS NULL
       THEN 'null_customer_id'
+      WHEN bad_date
+      THEN 'bad_date'
       WHEN excluded
       THEN 'excluded_status'
       ELSE 'kept'

@@ -234,6 +234,14 @@ def _database(engine: Engine, path: str, table: str | None) -> Table:
 
 
 def _map_columns(columns: list[str], cfg: InputConfig, label: str) -> Roles:
+    if len(columns) == 1:  # one column whose name holds several: read with the wrong separator
+        seps = [sep for sep in (";", "\t", "|", ",") if sep in columns[0]]
+        if seps:
+            shown = "\\t" if seps[0] == "\t" else seps[0]
+            raise InputError(
+                f'{label}: the file has one column, "{columns[0][:60]}", which looks "{shown}"-separated; '
+                f'set input.csv.delimiter: "{shown}"'
+            )
     roles = map_roles("orders", columns, cfg.columns.model_dump())
     for role, name in roles.unknown:
         raise InputError(

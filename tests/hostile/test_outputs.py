@@ -127,3 +127,13 @@ def test_a_config_that_is_not_utf8(tmp_path, capsys):
     cfg.write_bytes(b"scoring:\n  bins: 4 # \xe9t\xe9\n")
     code, errors = run(capsys, "score", str(path), "-c", str(cfg), "-o", str(tmp_path / "s.csv"))
     assert (code, errors) == (3, [f"error: {cfg}:2: not UTF-8 (byte 0xe9); save the file as UTF-8"])
+
+
+def test_a_wrong_separator_is_named(tmp_path, capsys):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDERS.replace(",", ";"))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('input:\n  csv:\n    delimiter: ","\n')
+    code, errors = run(capsys, "score", str(path), "-c", str(cfg), "-o", str(tmp_path / "s.csv"))
+    assert (code, errors) == (2, [f'error: {path}: the file has one column, "customer_id;order_id;order_date;amount", '
+                                  'which looks ";"-separated; set input.csv.delimiter: ";"'])

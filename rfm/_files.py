@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import glob
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,8 +89,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     group = _GROUP.get()
     if group is not None and any(t.resolve() == target.resolve() for _, t in group):
         raise InputError(f"{target}: two outputs of this run would both be written here; give each its own path")
+    directory = target.parent if str(target.parent) else Path(".")
+    _sweep_stale(directory, target.name)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else ".")
+        # the pid in the name tells a later run whether the writer is still alive (see _sweep_stale)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise InputError(f"{target}: cannot write here ({exc.strerror}); choose another --out") from None
     os.close(fd)
@@ -108,6 +113,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if not deferred and tmp_path.exists():
             tmp_path.unlink()
+
+
+def _sweep_stale(directory: Path, name: str) -> None:
+    """Remove temp files of ``name`` left by a killed run (their writer's pid is gone); a live run's stay."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(\d+)\..*\.tmp$")
+    for leftover in directory.glob(f".{glob.escape(name)}.*.tmp"):
+        m = pattern.match(leftover.name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        try:
+            leftover.unlink()
+        except OSError:  # another run removed it first, or it is not ours to remove
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def refuse_inputs_as_outputs(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:

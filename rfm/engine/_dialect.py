@@ -29,6 +29,8 @@ What the transform does, and why:
   ``median`` (Spark's is ``percentile(x, 0.5)``).  Same results for INTEGER and
   DOUBLE columns; of a DECIMAL column DuckDB's is a DECIMAL of the column's scale,
   Spark's a DOUBLE (cast the column to DOUBLE in the block for the same number).
+* ``CAST(x AS DECIMAL(p, s))`` rounds the binary value as DuckDB does, and fails on NaN
+  and infinity as DuckDB does (Spark would make them a NULL decimal, silently dropped from sums).
 * ``rfm_*`` macro calls (``CREATE MACRO`` blocks) -> the macro body, arguments
   substituted: Spark SQL has no macros.
 * ``max_by(x, y, n)`` / ``min_by(x, y, n)`` (Spark has only the two-argument
@@ -232,7 +234,8 @@ def _fix(node: exp.Expression) -> exp.Expression:
         return _parse_time(node.this, node.args["format"], safe=bool(node.args.get("safe")))
     if isinstance(node, exp.Round) and node.args.get("decimals") is not None:
         return _round(node.this, node.args["decimals"])
-    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL and len(node.to.expressions) == 2:
+    if (isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL and len(node.to.expressions) == 2
+            and not node.meta.get("rfm_rounded")):
         return _to_decimal(node)
     if isinstance(node, exp.Length):
         return exp.ArraySize(this=node.this)
@@ -280,7 +283,15 @@ def _to_decimal(node: exp.Cast) -> exp.Expression:
     units = exp.cast(exp.Round(this=exp.Mul(this=node.this, expression=exp.Literal.number(10**s))),
                      exp.DataType.build("DECIMAL(38, 0)"))
     step = exp.Literal.number(f"{Decimal(1).scaleb(-s):f}")  # 0.0001: a DECIMAL(s, s) literal on Spark
-    return exp.cast(exp.Mul(this=units, expression=step), exp.DataType.build(f"DECIMAL({p}, {s})"))
+    value = exp.cast(exp.Mul(this=units, expression=step), exp.DataType.build(f"DECIMAL({p}, {s})"))
+    value.meta["rfm_rounded"] = True  # done: the rules do not rewrite it again
+    # Spark casts NaN and infinity to a NULL decimal, silently; DuckDB fails the cast: so does this
+    double = _as_double(node.this.copy())
+    unusable = exp.or_(_fn("isnan", double), exp.EQ(this=_fn("abs", double.copy()),
+                                                    expression=exp.cast(exp.Literal.string("Infinity"),
+                                                                        exp.DataType.build("DOUBLE"))))
+    fail = _fn("raise_error", exp.Literal.string("CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL"))
+    return exp.If(this=unusable, true=fail, false=value)
 
 
 def _top_n(node: exp.ArgMax | exp.ArgMin) -> exp.Expression:

@@ -27,6 +27,9 @@ _FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
 
 TypeClass = Literal["date", "integer", "number", "text", "other"]
 
+# Amounts are summed as DECIMAL(18, 4): an absolute value from here on does not fit.
+MAX_AMOUNT = 100_000_000_000_000
+
 # Order dates outside these bounds are placeholders, not orders: dropped and counted (bad_date).
 FIRST_DATE, LAST_DATE = "1900-01-01", "2099-12-31"
 
@@ -150,7 +153,9 @@ class Sources:
         (a number with ``decimal`` as its decimal mark, or a date in the spec's format)."""
         q = quote_ident(column)
         if parse == "number":
-            parsed = f"TRY_CAST({q} AS DOUBLE)" if decimal == "." else f"TRY_CAST(replace({q}, ',', '.') AS DOUBLE)"
+            number = f"TRY_CAST({q} AS DOUBLE)" if decimal == "." else f"TRY_CAST(replace({q}, ',', '.') AS DOUBLE)"
+            # a number rfm cannot sum (NaN, infinity, beyond DECIMAL(18, 4)) is as unusable as text
+            parsed = f"CASE WHEN isnan({number}) OR abs({number}) >= {MAX_AMOUNT} THEN NULL ELSE {number} END"
         elif spec.date_format is not None:
             parsed = f"try_strptime(CAST({q} AS VARCHAR), {self._variable('rfm_date_format', spec.date_format)})"
         else:

@@ -347,6 +347,16 @@ def _bad_value(engine: Engine, src: OrdersSource, role: str, col: str, found: tu
             else "fix the value or set input.date_format to the format the column uses"
         )
         return InputError(f'{src.label}: column "{col}" has values that are not dates (first: "{value}"{where}); {fix}')
+    try:
+        number = float(value.strip().replace(",", ".") if src.spec.decimal == "," else value.strip())
+    except ValueError:
+        number = None
+    if number is not None:  # a number, but not one rfm can sum
+        return InputError(
+            f'{src.label}: column "{col}" has a value rfm cannot use (first: "{value}"{where}); amounts must be '
+            "finite numbers below 100,000,000,000,000 in absolute value (they are summed exactly, as DECIMAL(18, 4)); "
+            "fix or remove those lines"
+        )
     fix = (
         'set input.csv.decimal: "," or clean the column'
         if re.fullmatch(r"-?[\d.]*,\d+", value.strip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,29 @@ def test_a_wrong_separator_is_named(tmp_path, capsys):
     code, errors = run(capsys, "score", str(path), "-c", str(cfg), "-o", str(tmp_path / "s.csv"))
     assert (code, errors) == (2, [f'error: {path}: the file has one column, "customer_id;order_id;order_date;amount", '
                                   'which looks ";"-separated; set input.csv.delimiter: ";"'])
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "1e15"])
+def test_amounts_rfm_cannot_sum_are_named(tmp_path, capsys, value):
+    path = tmp_path / "o.csv"
+    path.write_text(ORDERS + f"B,4,2024-03-02,{value}\n")
+    code, errors = run(capsys, "score", str(path), "-o", str(tmp_path / "s.csv"))
+    assert (code, errors) == (2, [
+        f'error: {path}: column "amount" has a value rfm cannot use (first: "{value}" on line 5); amounts must be '
+        "finite numbers below 100,000,000,000,000 in absolute value (they are summed exactly, as DECIMAL(18, 4)); "
+        "fix or remove those lines"])
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_temp_files_of_a_killed_run_are_swept(orders, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".s.csv.{int(dead.stdout)}.abc123.tmp"  # the writer's pid is gone: a killed run
+    live = tmp_path / f".s.csv.{os.getppid()}.def456.tmp"  # a live writer (pytest's parent): left alone
+    stale.write_text("half a file")
+    live.write_text("being written")
+    assert main(["score", str(orders), "-q", "-o", str(tmp_path / "s.csv")]) == 0
+    assert not stale.exists() and live.exists()
+    assert (tmp_path / "s.csv").read_text().startswith("customer_id,")

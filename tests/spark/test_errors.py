@@ -33,6 +33,12 @@ CASES = {
         'error: {path}: column "amount" is empty on some order lines (first: customer B, row 2); '
         "fill in amount or remove those lines", 2,
     ),
+    "NaN amount": (
+        HEADER + "A,1,2024-01-01,10,complete\nB,2,2024-01-02,nan,complete\n", None,
+        'error: {path}: column "amount" has a value rfm cannot use (first: "nan" on line 3); amounts must be finite '
+        "numbers below 100,000,000,000,000 in absolute value (they are summed exactly, as DECIMAL(18, 4)); "
+        "fix or remove those lines", 2,
+    ),
     "header only": (
         HEADER, None,
         "error: {path}: no order lines (the input has a header but no rows); export the orders again", 2,

@@ -2,7 +2,14 @@ WITH days AS (
   SELECT
     customer_id,
     order_date AS day,
-    SUM(CAST(CAST(ROUND(net * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))) AS spend
+    SUM(
+      IF(
+        ISNAN(CAST(net AS DOUBLE))
+        OR ABS(CAST(net AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+        RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+        CAST(CAST(ROUND(net * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+      )
+    ) AS spend
   FROM __rfm_table_orders
   WHERE
     line_class = 'kept' AND is_purchase AND order_date <= :as_of

@@ -5,7 +5,12 @@ WITH lines AS (
     order_date,
     CASE
       WHEN NOT customer_id IS NULL AND NOT excluded
-      THEN CAST(CAST(ROUND(amount * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+      THEN IF(
+        ISNAN(CAST(amount AS DOUBLE))
+        OR ABS(CAST(amount AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+        RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+        CAST(CAST(ROUND(amount * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+      )
     END AS amount, /* only kept lines must fit DECIMAL(18, 4): a dropped line may hold anything */
     excluded,
     bad_date,

@@ -22,7 +22,12 @@ WITH classed AS (
     copies,
     CASE
       WHEN line_class = 'kept'
-      THEN CAST(CAST(ROUND(amount * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+      THEN IF(
+        ISNAN(CAST(amount AS DOUBLE))
+        OR ABS(CAST(amount AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+        RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+        CAST(CAST(ROUND(amount * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+      )
     END AS amount,
     CASE WHEN :drop_duplicates THEN 1 ELSE copies END AS weight
   FROM classed
@@ -34,11 +39,30 @@ SELECT
   order_date,
   SUM(copies) AS n_lines,
   SUM(copies) - COUNT(*) AS n_duplicate_lines, /* cheaper than sum(copies - 1) */
-  CAST(CAST(ROUND(COALESCE(SUM(amount * weight), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4)) AS net,
-  CAST(CAST(ROUND(COALESCE(SUM(amount * weight) FILTER(WHERE
-    amount > 0), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4)) AS gross,
-  CAST(CAST(ROUND(COALESCE(SUM(amount * weight) FILTER(WHERE
-    amount < 0), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4)) AS refunds,
+  IF(
+    ISNAN(CAST(COALESCE(SUM(amount * weight), 0) AS DOUBLE))
+    OR ABS(CAST(COALESCE(SUM(amount * weight), 0) AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+    RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+    CAST(CAST(ROUND(COALESCE(SUM(amount * weight), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+  ) AS net,
+  IF(
+    ISNAN(CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
+      amount > 0), 0) AS DOUBLE))
+    OR ABS(CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
+      amount > 0), 0) AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+    RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+    CAST(CAST(ROUND(COALESCE(SUM(amount * weight) FILTER(WHERE
+      amount > 0), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+  ) AS gross,
+  IF(
+    ISNAN(CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
+      amount < 0), 0) AS DOUBLE))
+    OR ABS(CAST(COALESCE(SUM(amount * weight) FILTER(WHERE
+      amount < 0), 0) AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+    RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+    CAST(CAST(ROUND(COALESCE(SUM(amount * weight) FILTER(WHERE
+      amount < 0), 0) * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+  ) AS refunds,
   SUM(copies) FILTER(WHERE
     amount < 0) AS n_return_lines,
   BOOL_OR(amount >= 0) AS is_purchase

@@ -24,12 +24,26 @@ SELECT
   COUNT(DISTINCT order_id) FILTER(WHERE
     is_purchase AND in_window) AS frequency,
   COALESCE(
-    SUM(CAST(CAST(ROUND(gross * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))) FILTER(WHERE
+    SUM(
+      IF(
+        ISNAN(CAST(gross AS DOUBLE))
+        OR ABS(CAST(gross AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+        RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+        CAST(CAST(ROUND(gross * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+      )
+    ) FILTER(WHERE
       in_window),
     0
   ) AS gross,
   COALESCE(
-    SUM(CAST(CAST(ROUND(refunds * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))) FILTER(WHERE
+    SUM(
+      IF(
+        ISNAN(CAST(refunds AS DOUBLE))
+        OR ABS(CAST(refunds AS DOUBLE)) = CAST('Infinity' AS DOUBLE),
+        RAISE_ERROR('CAST_INVALID_INPUT: NaN or infinity cannot be a DECIMAL'),
+        CAST(CAST(ROUND(refunds * 10000) AS DECIMAL(38, 0)) * 0.0001 AS DECIMAL(18, 4))
+      )
+    ) FILTER(WHERE
       in_window),
     0
   ) AS refunds

@@ -54,8 +54,8 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
-    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: .tmp in the "
-                                             "current directory)")
+    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
+                                             "in the system temp directory)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary line (warnings still print)")
     p.add_argument("--churn", choices=CHURN_METHODS,
                    help="add churn risk, expected orders and CLV (overrides churn.method; default none)")
@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
-    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: .tmp)")
+    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
+                                             "in the system temp directory)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not list the files written")
     p.set_defaults(handler="rfm.cli._reports:cmd_report")
 

@@ -7,6 +7,8 @@ SQL, so they run as written, with ``$params`` bound by DuckDB.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,8 +53,9 @@ class DuckDBEngine(Engine):
                 self._con.execute("SET memory_limit = $m", {"m": memory_limit})
             if threads:
                 self._con.execute("SET threads = $t", {"t": threads})
-            if temp_directory:
-                self._con.execute("SET temp_directory = $d", {"d": temp_directory})
+            # spill files go under the system temp directory, never beside the outputs
+            spill = temp_directory or str(Path(tempfile.gettempdir()) / f"rfm-spill-{getattr(os, 'getuid', os.getpid)()}")
+            self._con.execute("SET temp_directory = $d", {"d": spill})
         if progress:
             _progress.enable(self._con)
 

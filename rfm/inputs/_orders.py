@@ -23,7 +23,9 @@ then finds the column, an example value and the fix.
 
 from __future__ import annotations
 
+import csv
 import glob
+import gzip
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,9 +192,37 @@ def _csv(
             names = _whitespace_names(cfg, label, first)
             return engine.read_whitespace(paths, names=names, skip_header=bool(opts.header)), None
         options: dict[str, Any] = {"paths": paths, "sep": opts.delimiter, "header": opts.header, "names": opts.names}
-        return engine.read_csv(decimal=opts.decimal, **options), options if rereadable else None
+        table = engine.read_csv(decimal=opts.decimal, **options)
     except EngineError as exc:
         raise InputError(f"{label}: cannot read as CSV ({exc}); check input.csv options") from None
+    if opts.names is None and opts.header is not False and isinstance(paths, str) and not _is_uri(paths) \
+            and not any(ch in paths for ch in "*?["):
+        _refuse_duplicate_header(paths, len(table.columns), label)
+    return table, options if rereadable else None
+
+
+def _refuse_duplicate_header(path: str, n_columns: int, label: str) -> None:
+    """A header naming one column twice (amount,amount): readers rename the second silently; stop instead."""
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:  # type: ignore[operator]
+            line = fh.readline()
+    except OSError:
+        return
+    for sep in (",", ";", "\t", "|"):
+        names = next(csv.reader([line], delimiter=sep), [])
+        if len(names) == n_columns:
+            break
+    else:
+        return
+    seen: dict[str, int] = {}
+    for position, name in enumerate((n.strip() for n in names), start=1):
+        if name in seen:
+            raise InputError(
+                f'{label}: the header names "{name}" twice (columns {seen[name]} and {position}); '
+                "rename one of them so each column has its own name"
+            )
+        seen[name] = position
 
 
 def _whitespace_names(cfg: InputConfig, label: str, first: str) -> list[str]:

@@ -164,3 +164,25 @@ def test_temp_files_of_a_killed_run_are_swept(orders, tmp_path, capsys):
     assert main(["score", str(orders), "-q", "-o", str(tmp_path / "s.csv")]) == 0
     assert not stale.exists() and live.exists()
     assert (tmp_path / "s.csv").read_text().startswith("customer_id,")
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_header_naming_a_column_twice(tmp_path, capsys, sep):
+    path = tmp_path / "o.csv"
+    path.write_text(f"customer_id{sep}order_id{sep}order_date{sep}amount{sep}amount\nA{sep}1{sep}2024-01-01{sep}10{sep}20\n")
+    code, errors = run(capsys, "score", str(path), "-o", str(tmp_path / "s.csv"))
+    assert (code, errors) == (2, [f'error: {path}: the header names "amount" twice (columns 4 and 5); '
+                                  "rename one of them so each column has its own name"])
+
+
+def test_duckdb_spills_under_the_system_temp_directory(tmp_path):
+    import tempfile
+
+    from rfm.engine import DuckDBEngine
+
+    engine = DuckDBEngine(memory_limit="200MB")
+    try:
+        spill = engine._rows("SELECT current_setting('temp_directory')", None)[0][0]
+    finally:
+        engine.close()
+    assert spill.startswith(tempfile.gettempdir()) and "rfm-spill-" in spill

@@ -28,6 +28,7 @@ import glob
 import gzip
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +291,21 @@ def _map_columns(columns: list[str], cfg: InputConfig, label: str) -> Roles:
     return roles
 
 
+def _epoch_hint(value: Any) -> str | None:
+    """'Unix epoch seconds (2024-01-10)' when a whole number reads as one between 1990 and 2100 (or
+    milliseconds, microseconds); None when it could be a yyyymmdd date or anything else."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    for unit, scale in (("seconds", 1), ("milliseconds", 1_000), ("microseconds", 1_000_000)):
+        seconds = number / scale
+        if 631_152_000 <= seconds < 4_102_444_800:  # 1990-01-01 .. 2100-01-01
+            day = datetime.fromtimestamp(seconds, tz=timezone.utc).date()
+            return f"Unix epoch {unit} ({day})"
+    return None
+
+
 def _check_types(engine: Engine, raw: Table, spec: LineSpec, cfg: InputConfig, label: str) -> None:
     """The date and amount columns have types the view can read; else one message with the fix."""
     date_col = spec.columns["order_date"]
@@ -297,6 +313,12 @@ def _check_types(engine: Engine, raw: Table, spec: LineSpec, cfg: InputConfig, l
     if dclass == "integer" and cfg.date_format is None:
         shown = engine.first_value(raw, date_col)  # type: ignore[arg-type]
         shown = shown if shown is not None else "?"
+        epoch = _epoch_hint(shown)
+        if epoch is not None:
+            raise InputError(
+                f'{label}: column "{date_col}" holds numbers (first: {shown}) that look like {epoch}, not dates; '
+                "export the column as dates (or timestamps), e.g. in SQL: to_timestamp(order_date)"
+            )
         fmt = next((f for f in _DATE_GUESSES if engine.parses_as_date(str(shown), f)), "%Y%m%d")
         raise InputError(
             f'{label}: column "{date_col}" holds numbers (first: {shown}), not dates; '

@@ -186,3 +186,28 @@ def test_duckdb_spills_under_the_system_temp_directory(tmp_path):
     finally:
         engine.close()
     assert spill.startswith(tempfile.gettempdir()) and "rfm-spill-" in spill
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "day"),
+    [(1704844800, "seconds", "2024-01-10"), (1704844800000, "milliseconds", "2024-01-10")],
+)
+def test_epoch_dates_are_named_as_such(tmp_path, capsys, value, unit, day):
+    import polars as pl
+
+    path = tmp_path / "o.parquet"
+    pl.DataFrame({"customer_id": ["A"], "order_id": [1], "order_date": [value], "amount": [10.0]}).write_parquet(path)
+    code, errors = run(capsys, "score", str(path), "-o", str(tmp_path / "s.csv"))
+    assert (code, errors) == (2, [
+        f'error: {path}: column "order_date" holds numbers (first: {value}) that look like Unix epoch {unit} '
+        f"({day}), not dates; export the column as dates (or timestamps), e.g. in SQL: to_timestamp(order_date)"])
+
+
+def test_yyyymmdd_numbers_still_get_their_format(tmp_path, capsys):
+    import polars as pl
+
+    path = tmp_path / "o.parquet"
+    pl.DataFrame({"customer_id": ["A"], "order_id": [1], "order_date": [20240110], "amount": [10.0]}).write_parquet(path)
+    code, errors = run(capsys, "score", str(path), "-o", str(tmp_path / "s.csv"))
+    assert (code, errors) == (2, [f'error: {path}: column "order_date" holds numbers (first: 20240110), not dates; '
+                                  'set input.date_format: "%Y%m%d" to read them as dates'])

@@ -160,6 +160,11 @@ def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> Path:
     return Path(path)
 
 
+def is_uri(text: str) -> bool:
+    """``s3://...``, ``hdfs://...``, ``file:/...``: a path with a scheme (not a Windows drive, ``C:\\``)."""
+    return re.match(r"^[a-z][a-z0-9+.-]*:/", text, re.I) is not None and not re.match(r"^[a-z]:[\\/]", text, re.I)
+
+
 def write_text(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

@@ -34,6 +34,16 @@ class _Parser(argparse.ArgumentParser):
         super().error(redact(message))
 
 
+def _query_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--query", help="with a postgresql:// ORDERS URL: read the order lines of this query instead of --table")
+
+
+def _if_exists_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--if-exists", choices=("fail", "replace", "append-snapshot"), default="fail",
+                   help=f"when {what} names a database table that exists: fail (default), replace its rows, or "
+                        "append-snapshot (add rows; as_of tells the runs apart)")
+
+
 def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("duckdb", "spark"),
                    help="where the SQL runs: duckdb in process (default) or spark (needs rfm[spark] and Java, "
@@ -50,7 +60,7 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--config", "-c", help="YAML config (columns, scoring, segments, ...); defaults when omitted")
     p.add_argument("--as-of", help="score as of this date, YYYY-MM-DD (inclusive); default: day after the last order")
     p.add_argument("--table", help=TABLE_HELP)
-    p.add_argument("--query", help="with a postgresql:// ORDERS URL: read the order lines of this query instead of --table")
+    _query_option(p)
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
@@ -64,9 +74,7 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     if out:
         p.add_argument("--out", "-o", help="output file: .parquet or .csv (written atomically), or a table: "
                                             "postgresql://user@host/db?table=schema.name; optional with --out-table")
-        p.add_argument("--if-exists", choices=("fail", "replace", "append-snapshot"), default="fail",
-                       help="when --out names a database table that exists: fail (default), replace it "
-                            "(swapped atomically) or append-snapshot (add rows; as_of tells the runs apart)")
+        _if_exists_option(p, "--out")
         p.add_argument("--save-scoring", help="also save the cut points used (JSON) to reuse on another snapshot")
         p.add_argument("--out-table", help="with --engine spark: also write the scores to this catalog table "
                                            "(catalog.schema.table), replacing it")
@@ -101,15 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="offers per customer (default: the catalogue's top_k, 3)")
     p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (written atomically), or a "
                                                       "table: postgresql://user@host/db?table=schema.name")
-    p.add_argument("--if-exists", choices=("fail", "replace", "append-snapshot"), default="fail",
-                   help="when --out names a database table that exists: fail (default), replace or append-snapshot")
+    _if_exists_option(p, "--out")
     p.set_defaults(handler="rfm.cli._customers:cmd_offers")
 
     p = sub.add_parser("backtest", help="score as of a calibration end and compare churn/CLV with the holdout")
     p.add_argument("orders", nargs="?", help="order lines (as for rfm score)")
     _engine_options(p)
     p.add_argument("--calibration-end", required=True, help="last day of the calibration period, YYYY-MM-DD")
-    p.add_argument("--query", help="with a postgresql:// ORDERS URL: read the order lines of this query instead of --table")
+    _query_option(p)
     p.add_argument("--horizon", help="holdout length: 90d, 13w, 6m (default churn.horizon_days)")
     p.add_argument("--config", "-c", help="YAML config")
     p.add_argument("--table", help=TABLE_HELP)
@@ -126,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", "-c", help="YAML config")
     p.add_argument("--as-of", help="report as of this date, YYYY-MM-DD (default: day after the last order)")
     p.add_argument("--table", help=TABLE_HELP)
-    p.add_argument("--query", help="with a postgresql:// ORDERS URL: read the order lines of this query instead of --table")
+    _query_option(p)
     p.add_argument("--churn", choices=CHURN_METHODS, help="churn model (churn report default: auto)")
     p.add_argument("--compare-as-of", help="churn: earlier date of the segment migration matrix (default: as-of - 90 days)")
     p.add_argument("--calibration-end", help="churn: backtest calibration end (default: as-of minus the horizon)")
@@ -140,8 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
     p.add_argument("--lists-table", help="campaign: also write every campaign list (with action and as_of) to a "
                                          "table: postgresql://user@host/db?table=schema.name")
-    p.add_argument("--if-exists", choices=("fail", "replace", "append-snapshot"), default="fail",
-                   help="when --lists-table exists: fail (default), replace or append-snapshot")
+    _if_exists_option(p, "--lists-table")
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")

@@ -41,7 +41,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from rfm._files import output_format, write_atomic
+from rfm._files import is_uri, output_format, write_frame
 from rfm.engine._dialect import is_macro, literal, order_keys, spark_block, spark_sql
 from rfm.engine._engine import FORMULA_START, Engine, is_spark_frame
 from rfm.engine._errors import first_line
@@ -328,7 +328,7 @@ class SparkEngine(Engine):
         if is_database_url(path):
             raise EngineError(f"{redact(str(path))}: PostgreSQL output is written by the DuckDB engine; on Spark "
                               "use --out-table or DataFrame.write.jdbc")
-        fmt = output_format(path)
+        output_format(path)  # a bad extension fails before the rows are collected
         frame = self._to_polars(rel, None)
         if spreadsheet_safe:
             frame = frame.with_columns(
@@ -336,14 +336,7 @@ class SparkEngine(Engine):
                 for c, t in frame.schema.items()
                 if t == pl.String
             )
-
-        def writer(tmp: Path) -> None:
-            if fmt == "parquet":
-                frame.write_parquet(tmp)
-            else:
-                frame.write_csv(tmp)
-
-        return write_atomic(path, writer)
+        return write_frame(frame, path)
 
     def write_table(self, rel: Relation, table: str, *, mode: str = "overwrite") -> None:
         """Write the rows to a catalog table (``--out-table``)."""
@@ -377,7 +370,7 @@ def _absolute(paths: str | list[str]) -> list[str]:
     """Local paths made absolute (a Spark Connect server resolves relative ones in its own directory);
     URIs (s3://, hdfs://, file:/ ...) as given."""
     items = paths if isinstance(paths, list) else [paths]
-    return [p if re.match(r"^[a-z][a-z0-9+.-]*:/", p, re.I) else os.path.abspath(p) for p in items]
+    return [p if is_uri(p) else os.path.abspath(p) for p in items]
 
 
 def _quiet() -> None:

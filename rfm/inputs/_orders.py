@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rfm._files import is_uri
 from rfm.engine import Engine, LineSpec, Table, database_label, is_database_url, redact, type_class
 from rfm.errors import DataError, EngineError, InputError
 from rfm.inputs._config import REQUIRED_ROLES, InputConfig
@@ -113,7 +114,7 @@ def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> t
         raise InputError(
             "no orders given; pass a file (or, with --engine spark, --table catalog.schema.table)"
         )
-    if uris and isinstance(source, str) and _is_uri(source):  # s3://, hdfs://, dbfs:/ ... : Spark reads it
+    if uris and isinstance(source, str) and is_uri(source):  # s3://, hdfs://, dbfs:/ ... : Spark reads it
         return _read_uri(engine, source, cfg), None
     if not isinstance(source, (str, Path)):
         try:
@@ -157,10 +158,6 @@ def _read(engine: Engine, source: Any, cfg: InputConfig, table: str | None) -> t
     )
 
 
-def _is_uri(text: str) -> bool:
-    return re.match(r"^[a-z][a-z0-9+.-]*:/", text, re.I) is not None and not re.match(r"^[a-z]:[\\/]", text, re.I)
-
-
 def _read_uri(engine: Engine, uri: str, cfg: InputConfig) -> Table:
     """A path only Spark can see (object store, HDFS, DBFS): the format by its ending, a folder as Parquet."""
     lower = uri.lower().rstrip("/")
@@ -186,7 +183,7 @@ def _csv(
 ) -> tuple[Table, dict[str, Any] | None]:
     opts = cfg.csv
     first = paths[0] if isinstance(paths, list) else paths
-    if isinstance(paths, str) and not _is_uri(paths) and not any(ch in paths for ch in "*?[") and Path(paths).stat().st_size == 0:
+    if isinstance(paths, str) and not is_uri(paths) and not any(ch in paths for ch in "*?[") and Path(paths).stat().st_size == 0:
         raise InputError(f"{label}: the file is empty (0 bytes); export the orders again")
     try:
         if opts.delimiter == "whitespace":
@@ -196,7 +193,7 @@ def _csv(
         table = engine.read_csv(decimal=opts.decimal, **options)
     except EngineError as exc:
         raise InputError(f"{label}: cannot read as CSV ({exc}); check input.csv options") from None
-    if opts.names is None and opts.header is not False and isinstance(paths, str) and not _is_uri(paths) \
+    if opts.names is None and opts.header is not False and isinstance(paths, str) and not is_uri(paths) \
             and not any(ch in paths for ch in "*?["):
         _refuse_duplicate_header(paths, len(table.columns), label)
     return table, options if rereadable else None
@@ -235,7 +232,7 @@ def _whitespace_names(cfg: InputConfig, label: str, first: str) -> list[str]:
             f'{label}: input.csv.delimiter is "whitespace" but the columns have no names; '
             "set input.csv.names: [...] or input.csv.header: true"
         )
-    if _is_uri(first):
+    if is_uri(first):
         raise InputError(f"{label}: the column names of whitespace text are read from a local file; "
                          "set input.csv.names: [...] for a remote one")
     matches = sorted(glob.glob(first)) if any(ch in first for ch in "*?[") else [first]

@@ -22,7 +22,7 @@ import altair as alt
 import polars as pl
 import vl_convert as vlc
 
-from rfm._files import output_format, write_atomic, write_text
+from rfm._files import check_writable, output_format, write_atomic, write_text
 from rfm.churn import Backtest
 from rfm.customers import Config, CustomerScores, load_config
 from rfm.engine import check_database_output
@@ -58,12 +58,8 @@ def final_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
 
 def check_out(out: str | Path) -> Path:
     """Fail before any work on a bad output name or a missing directory."""
-    out = Path(out)
     output_format(out, ("html",))
-    directory = out.parent if str(out.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(f"{out}: directory {directory} does not exist; create it first")
-    return out
+    return check_writable(out)
 
 
 def _fill(text: str, values: dict[str, Any]) -> str:

@@ -76,9 +76,20 @@ def check_writable(path: str | Path) -> Path:
         raise InputError(f"{target}: directory {directory} does not exist; create it first")
     if target.is_dir():
         raise InputError(f"{target}: is a directory; give a file name (e.g. {target / 'scores.parquet'})")
-    if not os.access(directory, os.W_OK | os.X_OK):
+    if not os.access(directory, os.W_OK | os.X_OK) or not _can_create(directory):
         raise InputError(f"{target}: directory {directory} is not writable; choose another --out")
     return target
+
+
+def _can_create(directory: Path) -> bool:
+    """A file can be made there: permission bits say nothing to root, nor about read-only mounts."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".rfm-probe.{os.getpid()}.", suffix=".tmp", dir=directory)
+    except OSError:
+        return False
+    os.close(fd)
+    remove_quietly(probe)
+    return True
 
 
 @contextlib.contextmanager
@@ -126,6 +137,27 @@ def _sweep_stale(directory: Path, name: str) -> None:
             leftover.unlink()
         except OSError:  # another run removed it first, or it is not ours to remove
             pass
+
+
+def private_temp(suffix: str) -> Path:
+    """A new private file under the temp directory, named with this process's pid; files of the kind
+    left by runs that were killed are removed first."""
+    directory = Path(tempfile.gettempdir())
+    pattern = re.compile(r"^rfm-(\d+)-[^/]*$")
+    for leftover in directory.glob(f"rfm-*-*{glob.escape(suffix)}"):
+        m = pattern.match(leftover.name)
+        if m is not None and not _alive(int(m.group(1))):
+            remove_quietly(leftover)
+    fd, name = tempfile.mkstemp(prefix=f"rfm-{os.getpid()}-", suffix=suffix, dir=directory)
+    os.close(fd)
+    return Path(name)
+
+
+def remove_quietly(path: str | Path) -> None:
+    try:
+        Path(path).unlink()
+    except OSError:  # already gone, or never made
+        pass
 
 
 def _alive(pid: int) -> bool:

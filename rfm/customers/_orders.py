@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -115,8 +117,15 @@ class OrderHistory:
 
     def _scan(self, block: str, tables: dict[str, Table], **params: Any) -> Table:
         """Run one statement that reads the order lines, with progress and input errors."""
-        try:
+        with self.reading_lines():
             return self.engine.create(block, tables, progress="reading orders", **params)
+
+    @contextmanager
+    def reading_lines(self) -> Iterator[None]:
+        """Statements inside read the order lines: a value they cannot read becomes one message
+        naming the file, column, value and fix (:func:`rfm.inputs.diagnose`)."""
+        try:
+            yield
         except EngineError as exc:
             raise diagnose(self.engine, self.source, exc) from None
 
@@ -248,6 +257,7 @@ class OrderHistory:
             customers=int(n_customers),
             nonpositive_customers=int(nonpositive),
             seconds=time.perf_counter() - started + self.load_seconds,
+            reading=self.source.reading,
         )
         notes = self._warnings(run, bins, fitted)
         if warn:

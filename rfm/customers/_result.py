@@ -48,6 +48,7 @@ class RunStats:
     nonpositive_customers: int
     seconds: float = 0.0
     bad_date_lines: int = 0  # dated before 1900 or after 2099: placeholders (9999-12-31), not orders
+    reading: str = ""  # how text dates were read when nothing said (e.g. 'dates read as %m/%d/%Y ...')
 
     def summary(self) -> str:
         dropped = []
@@ -61,7 +62,8 @@ class RunStats:
             dropped.append(f"{self.after_as_of_lines:,} after as_of")
         if self.duplicate_lines and self.duplicates == "drop":
             dropped.append(f"{self.duplicate_lines:,} exact duplicates")
-        text = f"{self.source}: read {self.lines_read:,} lines, scored {self.customers:,} customers"
+        reading = f" ({self.reading})" if self.reading else ""
+        text = f"{self.source}: read {self.lines_read:,} lines{reading}, scored {self.customers:,} customers"
         if self.duplicates == "unchecked":
             text += " (duplicate lines not checked)"
         text += f"; dropped {', '.join(dropped)}" if dropped else "; dropped none"

@@ -18,7 +18,7 @@ or ``pyspark`` or writes SQL.
 
 from rfm.engine._duckdb import DuckDBEngine
 from rfm.engine._engine import Engine, is_spark_frame
-from rfm.engine._errors import first_line
+from rfm.engine._errors import NOT_UTF8, first_line
 from rfm.engine._postgres import check_writable as check_database_output
 from rfm.engine._postgres import is_url as is_database_url
 from rfm.engine._postgres import read_arrow as read_database_table
@@ -30,6 +30,7 @@ from rfm.engine._sources import LineSpec, type_class
 from rfm.engine._tables import QueryRows, Relation, Table, quote_ident
 
 __all__ = [
+    "NOT_UTF8",
     "DuckDBEngine",
     "Engine",
     "EngineSettings",

@@ -25,6 +25,9 @@ from rfm.engine._queries import Query
 from rfm.engine._tables import Relation, Table, quote_ident
 from rfm.errors import EngineError
 
+#: The types DuckDB may give a CSV column; never a date: 01/03/2024 is not the sniffer's to decide.
+CSV_TYPES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR")
+
 
 class DuckDBEngine(Engine):
     """DuckDB in process (see the module docstring)."""
@@ -86,8 +89,11 @@ class DuckDBEngine(Engine):
         names: Sequence[str] | None = None,
         all_varchar: bool = False,
     ) -> Table:
-        """CSV files as a view; options left None are sniffed."""
-        kwargs: dict[str, Any] = {}
+        """CSV files as a view; options left None are sniffed.
+
+        Dates stay text: the order-line view reads them (UTC offsets included) and
+        ``rfm.inputs`` settles a day/month order the sniffer would guess."""
+        kwargs: dict[str, Any] = {"auto_type_candidates": list(CSV_TYPES)}
         if sep is not None:
             kwargs["sep"] = sep
         if header is not None:

@@ -122,6 +122,8 @@ class Engine(Sources):
 
     #: Paths only this engine can see (s3://, hdfs://, dbfs:/ ...) are passed to it as given.
     reads_uris: ClassVar[bool] = False
+    #: The CSV reader stops on bytes that are not UTF-8 (DuckDB); else rfm.inputs checks the file first.
+    checks_utf8: ClassVar[bool] = True
 
     def read_table(self, table: str) -> Table:
         """A catalog table (the Spark engine only)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from rfm.engine._engine import Engine
 
 EngineName = Literal["duckdb", "spark"]
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B|%)?\s*$", re.IGNORECASE)
 SPARK_EXTRA = "pip install 'rfm[spark]'"
 
 
@@ -36,6 +38,14 @@ class EngineSettings:
     remote: str | None = None
     conf: Mapping[str, str] = field(default_factory=dict)
     session: Any = None
+
+    def __post_init__(self) -> None:
+        # checked before any engine starts, in the words of the options that set them
+        if self.memory_limit is not None and not _SIZE.match(str(self.memory_limit)):
+            raise ConfigError(f'--memory-limit: "{self.memory_limit}" is not a size; use e.g. 4GB, 512MB or 50%')
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ConfigError(f"--threads: {self.threads} is not a thread count; use a whole number of at least 1")
 
 
 def spark_available() -> bool:

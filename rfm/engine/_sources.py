@@ -62,6 +62,7 @@ class LineSpec:
     decimal: str
     excluded_statuses: tuple[str, ...]
     order_id: Literal["column", "line", "customer_day"]
+    thousands: str | None = None
 
 
 class Sources:
@@ -86,9 +87,17 @@ class Sources:
         raise NotImplementedError
 
     def _text_date(self, text: str, strict: bool) -> str:
-        """SQL reading a text date without a format (YYYY-MM-DD, a time after it allowed): fails when
-        ``strict``, else NULL, on anything else."""
-        return f"{'CAST' if strict else 'TRY_CAST'}({text} AS DATE)"
+        """SQL reading a text date without a format: fails when ``strict``, else NULL, on anything else.
+
+        YYYY-MM-DD, or a timestamp after it, dated in UTC: one with a UTC offset
+        (``2024-01-05T23:30:00-05:00``, Shopify's ``2024-01-05 23:30:00 -0500``)
+        is the next day in UTC; one without is taken as UTC."""
+        cast = "CAST" if strict else "TRY_CAST"
+        stamp = f"regexp_replace({text}, '\\s+([+-][0-9]{{2}}:?[0-9]{{2}})$', '\\1')"
+        return (
+            f"CASE WHEN length({text}) <= 10 THEN {cast}({text} AS DATE) "
+            f"ELSE CAST({cast}({stamp} AS TIMESTAMPTZ) AS DATE) END"
+        )
 
     def _query_rows(self, sql: str, params: dict[str, Any] | None, limit: int | None = None) -> list[tuple[Any, ...]]:
         return self._rows(*self._generated(sql, params), limit=limit)  # type: ignore[attr-defined]
@@ -127,6 +136,35 @@ class Sources:
         rows = self._query_rows("SELECT try_strptime($v, $f) IS NOT NULL", {"v": value, "f": fmt})
         return bool(rows and rows[0][0])
 
+    def date_readings(self: Engine, raw: Table, spec: LineSpec, column: str, formats: list[str]) -> dict[str, Any]:
+        """How the kept lines' text dates read under each of ``formats`` (one scan of the column):
+        ``values`` (non-empty), ``parsed`` (per format, how many read), ``unread`` (per format, the
+        smallest value it does not read), ``differ`` (per pair of formats,
+        how many values read as two different days) and ``example`` (per pair, the smallest such value)."""
+        statuses = [status.lower().strip() for status in spec.excluded_statuses]
+        excluded = self._variable("rfm_excluded_statuses", statuses) if statuses else None
+        q = f"CAST({quote_ident(column)} AS VARCHAR)"
+        reads = [f"CAST(try_strptime(v, {self._variable(f'rfm_guess_{i}', f)}) AS DATE)" for i, f in enumerate(formats)]
+        pairs = [(i, j) for i in range(len(formats)) for j in range(i + 1, len(formats))]
+        aggregates = ["count(v)"] + [f"count(d{i})" for i in range(len(formats))]
+        aggregates += [f"min(v) FILTER (WHERE d{i} IS NULL)" for i in range(len(formats))]
+        for i, j in pairs:
+            aggregates += [f"count(*) FILTER (WHERE d{i} <> d{j})", f"min(v) FILTER (WHERE d{i} <> d{j})"]
+        inner = ", ".join(f"{r} AS d{i}" for i, r in enumerate(reads))
+        row = self._query_rows(
+            f"SELECT {', '.join(aggregates)} FROM (SELECT v, {inner} FROM (SELECT {q} AS v FROM "
+            f"{quote_ident(raw._name)} AS r WHERE {_kept_line(spec, excluded)}) AS t WHERE v IS NOT NULL) AS p",
+            None,
+        )[0]
+        n = len(formats)
+        return {
+            "values": row[0],
+            "parsed": dict(zip(formats, row[1 : n + 1])),
+            "unread": dict(zip(formats, row[n + 1 : 2 * n + 1])),
+            "differ": {(formats[i], formats[j]): row[2 * n + 1 + 2 * k] for k, (i, j) in enumerate(pairs)},
+            "example": {(formats[i], formats[j]): row[2 * n + 2 + 2 * k] for k, (i, j) in enumerate(pairs)},
+        }
+
     def first_missing(self: Engine, raw: Table, spec: LineSpec, column: str) -> tuple[Any, int] | None:
         """(customer id, row number) of the first kept line whose ``column`` is empty."""
         cust = quote_ident(spec.columns["customer_id"])  # type: ignore[arg-type]
@@ -153,7 +191,7 @@ class Sources:
         (a number with ``decimal`` as its decimal mark, or a date in the spec's format)."""
         q = quote_ident(column)
         if parse == "number":
-            number = f"TRY_CAST({q} AS DOUBLE)" if decimal == "." else f"TRY_CAST(replace({q}, ',', '.') AS DOUBLE)"
+            number = f"TRY_CAST({number_text(q, decimal, spec.thousands if column == spec.columns['amount'] else None)} AS DOUBLE)"
             # a number rfm cannot sum (NaN, infinity, beyond DECIMAL(18, 4)) is as unusable as text
             parsed = f"CASE WHEN isnan({number}) OR abs({number}) >= {MAX_AMOUNT} THEN NULL ELSE {number} END"
         elif spec.date_format is not None:
@@ -169,6 +207,16 @@ class Sources:
                 None,
             )
             return rows[0] if rows else None
+
+
+def number_text(col: str, decimal: str, thousands: str | None) -> str:
+    """SQL making a text number of the input's notation readable by CAST: the thousands separator
+    removed (with the no-break spaces spreadsheets put there), the decimal mark made "."."""
+    if thousands == " ":
+        col = f"regexp_replace({col}, '[ \u00a0\u202f]', '', 'g')"
+    elif thousands is not None:
+        col = f"replace({col}, '{thousands.replace(chr(39), chr(39) * 2)}', '')"
+    return f"replace({col}, ',', '.')" if decimal == "," else col
 
 
 def _excluded_status(spec: LineSpec, excluded: str | None) -> str:
@@ -221,12 +269,9 @@ def _select_list(
 
     amount_col = quote_ident(m["amount"])  # type: ignore[arg-type]
     atype = spec.types[m["amount"]]  # type: ignore[index]
-    if atype == "VARCHAR" and spec.decimal == ",":
-        amount_expr = lenient(
-            f"CAST(replace({amount_col}, ',', '.') AS DOUBLE)", f"TRY_CAST(replace({amount_col}, ',', '.') AS DOUBLE)"
-        )
-    elif atype == "VARCHAR":
-        amount_expr = lenient(f"CAST({amount_col} AS DOUBLE)", f"TRY_CAST({amount_col} AS DOUBLE)")
+    if atype == "VARCHAR":
+        text = number_text(amount_col, spec.decimal, spec.thousands)
+        amount_expr = lenient(f"CAST({text} AS DOUBLE)", f"TRY_CAST({text} AS DOUBLE)")
     else:
         amount_expr = f"CAST({amount_col} AS DOUBLE)"
 

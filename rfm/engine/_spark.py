@@ -32,6 +32,7 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ByteType,
+    DateType,
     IntegerType,
     LongType,
     NumericType,
@@ -39,6 +40,8 @@ from pyspark.sql.types import (
     StringType,
     StructField,
     StructType,
+    TimestampNTZType,
+    TimestampType,
 )
 
 from rfm._files import is_uri, output_format, write_frame
@@ -75,6 +78,7 @@ class SparkEngine(Engine):
 
     name = "spark"
     reads_uris = True
+    checks_utf8 = False  # Spark's CSV reader turns bytes that are not UTF-8 into U+FFFD
 
     def __init__(self, *, remote: str | None = None, conf: Mapping[str, str] | None = None, session: Any = None) -> None:
         super().__init__()
@@ -156,7 +160,7 @@ class SparkEngine(Engine):
 
     def _keep_zero_padded(self, reader: Any, files: list[str], typed: Any, text: Any) -> Any:
         """Spark's inferred CSV types made DuckDB's: whole numbers BIGINT (Spark says INT when they
-        fit), and a column of numbers with any zero-padded value (00123) text."""
+        fit), a column of numbers with any zero-padded value (00123) text, and dates text."""
         numeric = [f.name for f in typed.schema.fields if isinstance(f.dataType, NumericType)]
         texts: set[str] = set()
         if numeric:
@@ -166,7 +170,8 @@ class SparkEngine(Engine):
             texts = {c for i, c in enumerate(numeric) if padded[f"c{i}"]}
         fields = []
         for f in typed.schema.fields:
-            if f.name in texts:
+            if f.name in texts or isinstance(f.dataType, (DateType, TimestampType, TimestampNTZType)):
+                # dates stay text, as on DuckDB: the order-line view reads them, offsets included
                 f = StructField(f.name, StringType(), True)
             elif isinstance(f.dataType, (ByteType, ShortType, IntegerType)):
                 f = StructField(f.name, LongType(), True)
@@ -239,13 +244,18 @@ class SparkEngine(Engine):
 
     def _text_date(self, text: str, strict: bool) -> str:
         # Spark's CAST also reads '2024' and '2024-01' (as the 1st); DuckDB refuses them, and reads
-        # 2024/01/05: only year-month-day passes, "/" made "-", else a value no cast reads.
+        # 2024/01/05: only year-month-day passes, "/" made "-", else a value no cast reads.  A time
+        # after the date goes through a timestamp, so a UTC offset moves the day as on DuckDB
+        # (TIMESTAMPTZ becomes Spark's TIMESTAMP, an instant; a plain TIMESTAMP would become
+        # TIMESTAMP_NTZ, which drops the offset).
+        cast = "CAST" if strict else "TRY_CAST"
         iso = f"replace(trim({text}), '/', '-')"
-        guarded = (
-            f"CASE WHEN regexp_matches({iso}, '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T][^a-zA-Z]*)?$') "
-            f"THEN {iso} ELSE 'not a date' END"
+        day = "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+        return (
+            f"CASE WHEN regexp_matches({iso}, '{day}$') THEN {cast}({iso} AS DATE) "
+            f"WHEN regexp_matches({iso}, '{day}[ T][^a-zA-Z]*Z?$') THEN CAST({cast}({iso} AS TIMESTAMPTZ) AS DATE) "
+            f"ELSE {cast}('not a date' AS DATE) END"
         )
-        return f"{'CAST' if strict else 'TRY_CAST'}({guarded} AS DATE)"
 
     # --- the seam's primitives --------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rfm.inputs._yaml import StrictModel
 
@@ -38,6 +38,12 @@ class CsvOptions(StrictModel):
     delimiter: str | None = Field(None, description='one character, or "whitespace" for runs of spaces/tabs')
     header: bool | None = None
     decimal: Literal[".", ","] = "."
+    thousands: Literal[",", ".", " ", "'"] | None = Field(
+        None, description='thousands separator inside amounts ("1,250.00": ","; "1 250,00": " ", no-break spaces too)'
+    )
+    encoding: Literal["utf-8", "latin-1", "cp1252", "utf-16"] = Field(
+        "utf-8", description="text encoding of the file; a UTF-16 byte-order mark is recognised by itself"
+    )
     names: tuple[str, ...] | None = Field(None, description="column names for a file without a header row")
 
     @field_validator("delimiter")
@@ -46,6 +52,19 @@ class CsvOptions(StrictModel):
         if value is not None and value != "whitespace" and len(value) != 1:
             raise ValueError('delimiter must be one character or "whitespace"')
         return value
+
+    @field_validator("encoding", mode="before")
+    @classmethod
+    def _encoding_alias(cls, value: object) -> object:
+        aliases = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "windows-1252": "cp1252",
+                   "utf16": "utf-16"}
+        return aliases.get(value.lower(), value.lower()) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> CsvOptions:
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(f'thousands and decimal are both "{self.decimal}"; they must differ')
+        return self
 
 
 class InputConfig(StrictModel):

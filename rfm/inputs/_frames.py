@@ -19,8 +19,10 @@ from typing import Any
 
 import polars as pl
 
+from rfm._files import remove_quietly
 from rfm.engine import database_label, is_database_url, read_database_table
 from rfm.errors import ConfigError, InputError
+from rfm.inputs._encoding import first_non_utf8, has_utf16_bom, utf8_copy
 from rfm.inputs._roles import Kind, aliases, map_roles
 from rfm.inputs._yaml import did_you_mean
 
@@ -79,6 +81,19 @@ def scan(source: Any, kind: str, *, infer: bool = False) -> tuple[pl.LazyFrame, 
     try:
         if lower.endswith(_CSV):
             sep = "\t" if ".tsv" in lower else ","
+            if has_utf16_bom(text):  # Excel's "Unicode text": read from a UTF-8 copy, at once
+                copy = utf8_copy(text, "utf-16")
+                try:
+                    frame = pl.read_csv(copy, separator=sep, infer_schema=infer, infer_schema_length=10_000).lazy()
+                finally:
+                    remove_quietly(copy)
+                return frame, text, True
+            bad = first_non_utf8(text)
+            if bad is not None:
+                raise InputError(
+                    f"{text}: not UTF-8 on line {bad[0]} (bytes {bad[1]!r}); save the {kind} file as UTF-8 "
+                    '(in Excel: "CSV UTF-8")'
+                )
             frame = pl.scan_csv(text, separator=sep, infer_schema=infer, infer_schema_length=10_000)
             frame.collect_schema()
             return frame, text, True

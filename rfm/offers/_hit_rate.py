@@ -43,7 +43,8 @@ def offer_hit_rate(
         "catalogue": engine.register(catalogue_frame(cat, affinity=True), label="offer_catalogue"),
         "offer_lines": offer_lines(orders),
     }
-    row = engine.fetch("offers.hit_rate", tables, start=lo, end=hi).row(0, named=True)
+    with orders.reading_lines():
+        row = engine.fetch("offers.hit_rate", tables, start=lo, end=hi).row(0, named=True)
 
     def rate(n: int, d: int) -> float | None:
         return n / d if d else None

@@ -239,8 +239,9 @@ def score_offers(
         )
     engine = orders.engine
     half_life = cat.half_life_days
-    cells = engine.create("offers.category_cells", {"offer_lines": offer_lines(orders)}, as_of=day,
-                          half_life_days=half_life)
+    with orders.reading_lines():
+        cells = engine.create("offers.category_cells", {"offer_lines": offer_lines(orders)}, as_of=day,
+                              half_life_days=half_life)
     totals = engine.create("offers.customer_totals", {"scores": scores.sql_table, "orders": orders.order_table},
                            as_of=day, half_life_days=half_life)
     affinity = engine.create("offers.affinity", {"cells": cells, "totals": totals})

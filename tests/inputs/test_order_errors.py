@@ -63,7 +63,12 @@ def test_yaml_syntax_error_names_line(tmp_path):
 def test_unparseable_dates(tmp_path):
     path = write(tmp_path, "orders.csv", HEADER + "A,1,2024-01-01,3\nB,2,31/12/2023,4\n")
     with pytest.raises(InputError, match=r'orders.csv: column "order_date" has values that are not dates '
-                       r'\(first: "31/12/2023" on line 3\); set input.date_format: "%d/%m/%Y"'):
+                       r'\(first: "31/12/2023" on line 3\); the column mixes date forms \(first value: "2024-01-01"\); '
+                       r"write every date in one form"):
+        rfm.score(path)
+    path = write(tmp_path, "orders.csv", HEADER + "A,1,2024-13-45,3\n")
+    with pytest.raises(InputError, match=r'not dates \(first: "2024-13-45" on line 2\); fix the value or set '
+                       r"input.date_format to the format the column uses"):
         rfm.score(path)
 
 

@@ -21,7 +21,7 @@ CASES = {
     "non-numeric amount": (
         HEADER + "A,1,2024-01-01,10,complete\nB,2,2024-01-02,$5,complete\n", None,
         'error: {path}: column "amount" has non-numeric values (first: "$5" on line 3); '
-        "clean the column (numbers only, no currency signs or thousands separators)", 2,
+        "clean the column (numbers only, no currency signs)", 2,
     ),
     "decimal comma": (
         HEADER + "A,1,2024-01-01,10,complete\nB,2,2024-01-02,\"5,5\",complete\n", None,

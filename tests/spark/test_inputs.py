@@ -143,3 +143,47 @@ def test_contacts_join_customer_scores_from_spark(spark_session):
         remote = contacts(lead_scores, on_spark, customers=leads / "customers.csv", match=["customer_id", "email"])
     assert local.table.filter(pl.col("customer_id").is_not_null()).height >= 3
     assert_same(local.table, remote.table, label="contacts")
+
+
+@pytest.mark.parametrize(
+    ("dates", "days"),
+    [
+        # a UTC offset moves the day: the engines date every line in UTC
+        (["2024-01-01", "2024-01-05T23:30:00-05:00", "2024-01-05 23:30:00 -0500", "2024-01-05 23:30:00 +0300",
+          "2024-01-05T23:30:00Z", "2024/01/07"],
+         ["2024-01-01", "2024-01-06", "2024-01-06", "2024-01-05", "2024-01-05", "2024-01-07"]),
+        # month-first, settled by a 13 in the day position, read the same way on both engines
+        (["01/03/2024", "01/05/2024", "03/13/2024"], ["2024-01-03", "2024-01-05", "2024-03-13"]),
+    ],
+    ids=["utc-offsets", "month-first-settled"],
+)
+def test_text_dates_are_dated_alike(spark_session, tmp_path, dates, days):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_id,order_date,amount\n" + "".join(f"C{i},{i},{d},10\n" for i, d in enumerate(dates)))
+    duck, spark = both(path, as_of="2025-01-01")
+    assert [str(d) for d in duck.sort("customer_id")["last_order_date"]] == days
+    assert_same(duck, spark, label="text dates")
+
+
+def test_ambiguous_dates_are_refused_on_spark(spark_session, tmp_path, capsys):
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_id,order_date,amount\nA,1,01/03/2024,10\nB,2,02/12/2024,5\n")
+    code = main(["score", str(path), "--engine", "spark", "--out", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f'error: {path}: column "order_date" is ambiguous: every date reads both as %d/%m/%Y and as %m/%d/%Y' in err
+
+
+def test_encodings_read_alike_and_bad_bytes_are_named_on_spark(spark_session, tmp_path, capsys):
+    text = "customer_id,order_id,order_date,amount,category\nZoé,1,2024-01-01,10,Café\nJosé,2,2024-02-01,\"1,250.00\",Thé\n"
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text.encode("cp1252"))
+    cfg = {"input": {"csv": {"encoding": "cp1252", "thousands": ","}}}
+    duck, spark = both(path, cfg, as_of="2024-06-01")
+    assert duck["customer_id"].to_list() == ["José", "Zoé"] and duck["monetary"].to_list() == [1250.0, 10.0]
+    assert_same(duck, spark, label="cp1252")
+    # Spark would read the bytes as U+FFFD without a word: rfm checks the file first
+    code = main(["score", str(path), "--engine", "spark", "--out", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {path}: not UTF-8 on line 2 (bytes b'\\xe9'); set input.csv.encoding: cp1252 (or latin-1)" in err

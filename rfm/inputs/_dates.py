@@ -1,0 +1,79 @@
+"""Text dates whose format nobody gave: read off the values, or a question to the user.
+
+ISO dates (with a time, with a UTC offset) need no format.  Anything else is
+tried against common spreadsheet forms over the whole column (kept lines): one
+form reads every value: used, and said in the summary line; day-first and
+month-first both read every value as different days: refused, naming both
+readings of an example.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from rfm.engine import Engine, LineSpec, Table
+from rfm.errors import InputError
+
+DATE_GUESSES = ("%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y", "%d/%m/%y", "%m/%d/%y")
+# ... and with a time of day after the date (spreadsheet exports)
+DATE_TIME_GUESSES = tuple(f"{d}{t}" for d in DATE_GUESSES for t in ("", " %H:%M", " %H:%M:%S"))
+
+
+def settle_date_format(engine: Engine, raw: Table, spec: LineSpec, label: str) -> tuple[str | None, str]:
+    """The format of a text date column that is not YYYY-MM-DD, read off its values, and how it was
+    settled (for the summary line); (None, "") for ISO dates, or when no format reads the first value
+    (the scan then stops on it with a hint).
+
+    Refuses a column every value of which reads both day-first and month-first as different days:
+    "01/03/2024" is a question for the user, not a guess."""
+    col = spec.columns["order_date"]
+    first = engine.first_value(raw, col)  # type: ignore[arg-type]
+    if first is None or engine.parses_as_date(str(first).strip()[:10], "%Y-%m-%d"):
+        return None, ""
+    candidates = [f for f in DATE_TIME_GUESSES if engine.parses_as_date(str(first), f)]
+    if not candidates:
+        return None, ""
+    found = engine.date_readings(raw, spec, col, candidates)  # type: ignore[arg-type]
+    complete = [f for f in candidates if found["parsed"][f] == found["values"]]
+    if not complete:  # the best reading; the scan names the first value it does not read
+        best = max(candidates, key=lambda f: found["parsed"][f])
+        return best, f"dates read as {best}"
+    chosen = complete[0]
+    for other in complete[1:]:
+        if found["differ"][(chosen, other)]:
+            example = found["example"][(chosen, other)]
+            raise InputError(
+                f'{label}: column "{col}" is ambiguous: every date reads both as {chosen} and as {other} '
+                f'(e.g. "{example}" is {_day(engine, example, chosen)} or {_day(engine, example, other)}); '
+                f'which is it? set input.date_format: "{chosen}" or "{other}"'
+            )
+    swapped = _swap_day_month(chosen)
+    if swapped in candidates and swapped not in complete:
+        return chosen, f'dates read as {chosen}: "{found["unread"][swapped]}" cannot be {swapped}'
+    return chosen, f"dates read as {chosen}"
+
+
+def _swap_day_month(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _day(engine: Engine, value: str, fmt: str) -> str:
+    """``value`` read with ``fmt``, spelt out: 1 March 2024."""
+    day = datetime.strptime(value, fmt.replace("%-", "%"))
+    return f"{day.day} {day:%B %Y}"
+
+
+def epoch_hint(value: Any) -> str | None:
+    """'Unix epoch seconds (2024-01-10)' when a whole number reads as one between 1990 and 2100 (or
+    milliseconds, microseconds); None when it could be a yyyymmdd date or anything else."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    for unit, scale in (("seconds", 1), ("milliseconds", 1_000), ("microseconds", 1_000_000)):
+        seconds = number / scale
+        if 631_152_000 <= seconds < 4_102_444_800:  # 1990-01-01 .. 2100-01-01
+            day = datetime.fromtimestamp(seconds, tz=timezone.utc).date()
+            return f"Unix epoch {unit} ({day})"
+    return None

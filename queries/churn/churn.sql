@@ -76,7 +76,10 @@ FROM {stats};
 -- conditional mean spend when $use_gg, else the customer's own mean spend.
 -- The next order is expected one gap at the posterior mean purchase rate after
 -- as_of: 1 / E[lambda | alive] = (alpha + T)/(r + x) time units, shown only
--- when p_alive >= 0.5.  clv = discounted expected orders x expected_aov.
+-- when an order within the horizon is at least as likely as not
+-- (P(no order) <= 0.5); otherwise no date means anything.  A customer who never
+-- spent anything (every purchase day at 0 or below) is expected to spend 0, as
+-- under every method.  clv = discounted expected orders x expected_aov.
 -- params: as_of, use_gg, gg_p, gg_q, gg_gamma, time_unit_days
 -- tables: stats, triples
 WITH c AS (
@@ -85,10 +88,10 @@ WITH c AS (
         p.p_alive,
         round(100 * p.p_no_order, 1) AS churn_risk,
         p.expected_orders,
-        CASE WHEN p.p_alive >= 0.5 AND p.wait_units IS NOT NULL
+        CASE WHEN p.p_no_order <= 0.5 AND p.wait_units IS NOT NULL
             THEN CAST($as_of AS DATE) + CAST(ceil(p.wait_units * $time_unit_days) AS INTEGER)
         END AS expected_next_order_date,
-        greatest(CASE WHEN $use_gg
+        greatest(CASE WHEN s.mean_spend <= 0 THEN 0 WHEN $use_gg
             THEN ($gg_p * $gg_gamma + $gg_p * s.x * greatest(coalesce(s.mean_repeat_spend, 0), 0)) / ($gg_p * s.x + $gg_q - 1)
             ELSE s.mean_spend
         END, 0) AS expected_aov,
@@ -110,7 +113,9 @@ FROM c;
 -- = 100 * (1 - p_alive + p_alive * exp(-horizon / gap)).  Expected orders in the
 -- next $horizon_days: p_alive * horizon / gap; discounted orders over the CLV
 -- horizon: p_alive * (30.4375 / gap) * $annuity (sum of monthly discount
--- factors); clv = discounted orders x expected_aov.
+-- factors); clv = discounted orders x expected_aov.  The next order is expected
+-- one gap after as_of, shown only when an order within the horizon is at least
+-- as likely as not: p_alive * (1 - exp(-horizon / gap)) >= 0.5.
 -- params: as_of, typical_gap, horizon_days, annuity
 -- tables: stats
 WITH g AS (
@@ -124,7 +129,7 @@ c AS (
         round(100 * (1 - exp(-recency_days / gap) + exp(-recency_days / gap) * exp(-$horizon_days / gap)), 1)
             AS churn_risk,
         exp(-recency_days / gap) * $horizon_days / gap AS expected_orders,
-        CASE WHEN exp(-recency_days / gap) >= 0.5
+        CASE WHEN exp(-recency_days / gap) * (1 - exp(-$horizon_days / gap)) >= 0.5
             THEN CAST($as_of AS DATE) + CAST(ceil(gap) AS INTEGER)
         END AS expected_next_order_date,
         greatest(mean_spend, 0) AS expected_aov,

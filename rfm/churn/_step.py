@@ -36,6 +36,8 @@ from rfm.errors import ConfigError, ModelError, RfmWarning
 from rfm.inputs import read_yaml
 
 METHODS = ("none", "auto", "bgnbd", "recency_ratio")
+#: Fewer repeat buyers than this cannot pin down a customer-base model (nor Gamma-Gamma's spend).
+MIN_REPEAT_BUYERS = 20
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,10 @@ def _bgnbd(
     if model is not None and model.bgnbd:
         fit = models.BgNbdFit.from_dict(model.bgnbd)
     else:
-        if n < 2 or not (x > 0).any():
-            raise ModelError(f"{int((x > 0).sum())} repeat buyers among {n:,} customers: too few to fit BG/NBD")
+        repeaters = int(w[x > 0].sum())
+        if repeaters < MIN_REPEAT_BUYERS:
+            raise ModelError(f"{repeaters} repeat buyers among {n:,} customers: too few to fit BG/NBD's 4 parameters "
+                             f"(at least {MIN_REPEAT_BUYERS} are needed)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RfmWarning)  # convergence is judged below
             fit = models.fit_bgnbd(x, t_x, T, weights=w)

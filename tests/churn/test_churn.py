@@ -102,14 +102,14 @@ def test_auto_falls_back_when_everyone_bought_once():
     assert result.churn.method == "recency_ratio"
     assert set(result.table["churn_method"]) == {"recency_ratio"}
     messages = [str(w.message) for w in caught]
-    assert any("BG/NBD not used (0 repeat buyers among 30 customers: too few to fit BG/NBD); "
-               "churn falls back to recency_ratio" in m for m in messages)
+    assert any("BG/NBD not used (0 repeat buyers among 30 customers: too few to fit BG/NBD's 4 parameters "
+               "(at least 20 are needed)); churn falls back to recency_ratio" in m for m in messages)
     assert any("no repeat buyers, so the typical gap between orders is unknown" in m for m in messages)
 
 
 def test_explicit_bgnbd_errors_when_it_cannot_fit(tmp_path, capsys):
     df = orders_frame([(f"C{i}", i, 10.0) for i in range(30)])
-    with pytest.raises(ModelError, match=r"too few to fit BG/NBD; set churn.method: auto or recency_ratio"):
+    with pytest.raises(ModelError, match=r"too few to fit BG/NBD's 4 parameters \(at least 20 are needed\); set churn.method: auto or recency_ratio"):
         rfm.score(df, as_of=date(2024, 3, 1), churn="bgnbd")
     path = tmp_path / "orders.csv"
     df.write_csv(path)
@@ -183,3 +183,82 @@ def test_refund_heavy_days_never_give_negative_value(cdnow_path, tmp_path):
         assert a["net"] < 0
         assert a["expected_aov"] >= 0 and a["clv"] >= 0, method
         assert (table["expected_aov"] >= 0).all()
+
+
+# --- issue 15, defects 1-4 -------------------------------------------------------------------
+
+
+def test_a_flat_likelihood_is_not_a_fit():
+    """25 repeat buyers who all bought again on their last day: no sign of dropout, so a and b are
+    not identified (the optimiser still "converges", at a = 6e-6, b = 1e5)."""
+    from rfm.churn import fit_bgnbd, fit_is_sound
+
+    T = np.linspace(20, 40, 300)
+    x = np.where(np.arange(300) < 25, 1 + np.arange(300) % 3, 0).astype(float)
+    with pytest.warns(RfmWarning, match="not identified"):
+        fit = fit_bgnbd(x, np.where(x > 0, T, 0), T)
+    assert fit_is_sound(fit) == (False, "bgnbd fit not identified: the likelihood is flat or singular at the "
+                                        "optimum: the data do not pin the parameters down")
+
+
+def test_cdnow_fit_reports_its_standard_errors(cdnow_path):
+    result = rfm.score_customers(cdnow_path, CDNOW_CONFIG, as_of="1997-09-30", churn="bgnbd")
+    message = result.churn.bgnbd["message"]
+    ses = dict(part.split() for part in message.split("log-scale standard errors ")[1].split(", "))
+    assert set(ses) == {"r", "alpha", "a", "b"} and all(0 < float(v) < 0.5 for v in ses.values())
+
+
+def test_two_repeat_buyers_of_500_do_not_make_a_model(tmp_path, capsys):
+    rows = [(f"C{i:03d}", i % 200, 20.0 + i % 7) for i in range(500)] + [("C000", 250, 10.0), ("C001", 300, 12.0)]
+    df = orders_frame(rows)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RfmWarning)
+        result = rfm.score_customers(df, as_of=date(2025, 1, 1), churn="auto")
+    assert result.churn.method == "recency_ratio"
+    assert any("BG/NBD not used (2 repeat buyers among 500 customers: too few to fit BG/NBD's 4 parameters "
+               "(at least 20 are needed)); churn falls back to recency_ratio" in str(w.message) for w in caught)
+    path = tmp_path / "o.csv"
+    df.write_csv(path)
+    assert main(["score", str(path), "--churn", "bgnbd", "--out", str(tmp_path / "s.csv")]) == 4
+    assert "2 repeat buyers among 500 customers: too few to fit BG/NBD's 4 parameters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["bgnbd", "recency_ratio"])
+def test_customers_who_never_spent_are_expected_to_spend_nothing(cdnow_path, method):
+    """CDNOW has customers whose purchase days are all $0.00: the same answer under every method."""
+    table = rfm.score(cdnow_path, CDNOW_CONFIG, as_of="1997-09-30", churn=method)
+    spendless = table.filter(pl.col("monetary") <= 0)
+    assert spendless.height > 0
+    assert spendless["expected_aov"].to_list() == [0.0] * spendless.height
+    assert spendless["clv"].to_list() == [0.0] * spendless.height
+    assert (table.filter(pl.col("monetary") > 0)["expected_aov"] > 0).all()
+
+
+@pytest.mark.parametrize("method", ["bgnbd", "recency_ratio"])
+def test_a_next_order_date_only_when_an_order_is_likely(cdnow_path, method):
+    table = rfm.score(cdnow_path, CDNOW_CONFIG, as_of="1997-09-30", churn=method)
+    dated = table["expected_next_order_date"].is_not_null()
+    # the rule: an order within the horizon at least as likely as not (churn_risk <= 50, shown to 0.1)
+    assert (dated == (table["churn_risk"] <= 50)).filter((table["churn_risk"] - 50).abs() > 0.05).all()
+    one_time = table.filter(pl.col("frequency") == 1)
+    assert one_time["expected_next_order_date"].null_count() == one_time.height  # none of them is likely to return
+    assert dated.any()
+
+
+def test_backtest_tables_are_the_same_on_any_thread_count():
+    """The by-segment and by-frequency tables join the methods on keys only: float sums that differ in
+    their last bit across thread counts never split a group (issue 15, defect 2)."""
+    from rfm.pipeline import Orders
+    from rfm.synthetic import generate_frame
+
+    frame = generate_frame(customers=6000, orders=20000, seed=3, end=date(2024, 12, 31))
+    runs = []
+    for threads in (1, 2, 4, 2, 4):
+        with Orders(frame, threads=threads) as orders:
+            bt = rfm.churn.run_backtest(orders, calibration_end="2024-09-30")
+        runs.append((bt.by_segment, bt.by_frequency))
+    for seg, freq in runs[1:]:
+        assert seg["segment"].to_list() == runs[0][0]["segment"].to_list()
+        assert seg["segment"].n_unique() == seg.height  # each segment once
+        assert_frame_equal(seg, runs[0][0], check_exact=False, rel_tol=1e-12)
+        assert_frame_equal(freq, runs[0][1], check_exact=False, rel_tol=1e-12)

@@ -17,6 +17,7 @@ from rfm.churn._models._fit import (
     Fit,
     as_arrays,
     check_customers,
+    identification,
     optimise,
     scalar_or_array,
 )
@@ -103,6 +104,9 @@ def fit_bgnbd(x, t_x, T, weights=None, *, initial=None) -> BgNbdFit:
     if initial is not None:
         starts.insert(0, np.log(_initial(initial, BgNbdFit.PARAMS)))
     th, f, ok, msg = optimise(fun, [np.clip(s, LOG_LO, LOG_HI) for s in starts])
+    if ok:
+        ok, why = identification(fun, th, n, BgNbdFit.PARAMS)
+        msg = f"{msg}; {why}" if ok else f"not identified: {why}"
     r, al, a, b = (float(v) for v in np.exp(th))
     if not ok:
         warnings.warn(f"BG/NBD fit: {msg}", RfmWarning, stacklevel=2)

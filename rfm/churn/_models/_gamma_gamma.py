@@ -8,7 +8,16 @@ import numpy as np
 from scipy import special
 
 from rfm.churn._models._bgnbd import discounted_transactions
-from rfm.churn._models._fit import LOG_HI, LOG_LO, BgNbdFit, GammaGammaFit, as_arrays, optimise, scalar_or_array
+from rfm.churn._models._fit import (
+    LOG_HI,
+    LOG_LO,
+    BgNbdFit,
+    GammaGammaFit,
+    as_arrays,
+    identification,
+    optimise,
+    scalar_or_array,
+)
 from rfm.errors import InputError, ModelError, RfmWarning
 
 # ---- Gamma-Gamma spend -----------------------------------------------------
@@ -79,6 +88,9 @@ def fit_gamma_gamma(frequency, mean_spend, weights=None) -> GammaGammaFit:
     mbar = float(np.dot(w, m) / n)
     starts = [np.log([1.0, 2.0, mbar]), np.log([5.0, 4.0, 0.6 * mbar]), np.log([0.5, 1.5, mbar / 2])]
     th, f, ok, msg = optimise(fun, [np.clip(s, LOG_LO, LOG_HI) for s in starts])
+    if ok:
+        ok, why = identification(fun, th, n, GammaGammaFit.PARAMS)
+        msg = f"{msg}; {why}" if ok else f"not identified: {why}"
     p, q, g = (float(v) for v in np.exp(th))
     if not ok:
         warnings.warn(f"Gamma-Gamma fit: {msg}", RfmWarning, stacklevel=2)

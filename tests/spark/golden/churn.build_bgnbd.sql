@@ -5,11 +5,13 @@ WITH c AS (
     ROUND(CAST(100 * p.p_no_order AS DOUBLE) * 10) / CAST(10 AS DOUBLE) AS churn_risk,
     p.expected_orders,
     CASE
-      WHEN p.p_alive >= 0.5 AND NOT p.wait_units IS NULL
+      WHEN p.p_no_order <= 0.5 AND NOT p.wait_units IS NULL
       THEN CAST(:as_of AS DATE) + CAST(CEIL(p.wait_units * :time_unit_days) AS INT)
     END AS expected_next_order_date,
     GREATEST(
       CASE
+        WHEN s.mean_spend <= 0
+        THEN 0
         WHEN :use_gg
         THEN CAST((
           :gg_p * :gg_gamma + :gg_p * s.x * GREATEST(COALESCE(s.mean_repeat_spend, 0), 0)

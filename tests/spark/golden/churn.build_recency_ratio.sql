@@ -14,7 +14,9 @@ WITH g AS (
     ) / CAST(10 AS DOUBLE) AS churn_risk,
     CAST(EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * :horizon_days AS DOUBLE) / CAST(gap AS DOUBLE) AS expected_orders,
     CASE
-      WHEN EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) >= 0.5
+      WHEN EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * (
+        1 - EXP(CAST(-:horizon_days AS DOUBLE) / CAST(gap AS DOUBLE))
+      ) >= 0.5
       THEN CAST(:as_of AS DATE) + CAST(CEIL(gap) AS INT)
     END AS expected_next_order_date,
     GREATEST(mean_spend, 0) AS expected_aov,

@@ -140,15 +140,17 @@ def _sweep_stale(directory: Path, name: str) -> None:
 
 
 def private_temp(suffix: str) -> Path:
-    """A new private file under the temp directory, named with this process's pid; files of the kind
-    left by runs that were killed are removed first."""
-    directory = Path(tempfile.gettempdir())
-    pattern = re.compile(r"^rfm-(\d+)-[^/]*$")
-    for leftover in directory.glob(f"rfm-*-*{glob.escape(suffix)}"):
+    """A new private file in rfm's own folder under the temp directory (``rfm-copies-<uid>``),
+    named with this process's pid; files there left by runs that were killed are removed first.
+    Nothing outside that folder is ever swept: a user's /tmp/rfm-2023-orders.csv is not ours."""
+    directory = Path(tempfile.gettempdir()) / f"rfm-copies-{getattr(os, 'getuid', os.getpid)()}"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    pattern = re.compile(r"^(\d+)-[A-Za-z0-9_]+" + re.escape(suffix) + "$")
+    for leftover in directory.iterdir():
         m = pattern.match(leftover.name)
         if m is not None and not _alive(int(m.group(1))):
             remove_quietly(leftover)
-    fd, name = tempfile.mkstemp(prefix=f"rfm-{os.getpid()}-", suffix=suffix, dir=directory)
+    fd, name = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=suffix, dir=directory)
     os.close(fd)
     return Path(name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from rfm.engine._engine import Engine
 
 EngineName = Literal["duckdb", "spark"]
-_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B|%)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B|%)\s*$", re.IGNORECASE)  # DuckDB wants the unit
 SPARK_EXTRA = "pip install 'rfm[spark]'"
 
 
@@ -46,6 +47,11 @@ class EngineSettings:
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise ConfigError(f"--threads: {self.threads} is not a thread count; use a whole number of at least 1")
+        cores = os.cpu_count() or 1
+        if self.threads is not None and self.threads > max(64, 8 * cores):
+            # DuckDB starts every thread it is given: 100,000 of them exhaust the machine
+            raise ConfigError(f"--threads: {self.threads} is far more than the {cores} cores here; "
+                              f"use at most {max(64, 8 * cores)}")
 
 
 def spark_available() -> bool:

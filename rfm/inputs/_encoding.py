@@ -24,6 +24,11 @@ ENCODINGS = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "cp1252": "cp1252", "ut
 _BLOCK = 1 << 22  # 4 MiB
 
 
+def readable(path: str) -> bool:
+    """Python can read the file's text (zstd-compressed files only the engine reads)."""
+    return not path.lower().endswith(".zst")
+
+
 def _open(path: str) -> IO[bytes]:
     return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
 
@@ -73,6 +78,8 @@ def encoding_hint(bad: bytes) -> str:
     """Which encoding to try for bytes that are not UTF-8."""
     if bad[:1] == b"\x00" or bad[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return "utf-16"
+    if any(b in (0x81, 0x8D, 0x8F, 0x90, 0x9D) for b in bad):  # undefined in Windows-1252
+        return "latin-1"
     if any(0x80 <= b <= 0x9F for b in bad):  # printable in Windows-1252 only (€, ’, œ ...)
         return "cp1252"
     return "cp1252 (or latin-1)"
@@ -133,6 +140,10 @@ def _transcode(path: str, encoding: str, target: Path) -> None:
                         shown = text[start : end if end >= 0 else None].strip()[:40]
                         first_accent = (line + text.count("\n", 0, at), shown)
             line += block.count(b"\n")
-        dst.write(decoder.decode(b"", final=True))
+        try:
+            dst.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError as exc:  # the file ends inside a character (odd-length UTF-16)
+            exc.reason = f"line {line} (the file ends inside a character)"
+            raise
     if check is not None and first_accent is not None:
         raise AlreadyUtf8(*first_accent)

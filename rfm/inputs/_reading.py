@@ -27,6 +27,7 @@ from rfm.inputs._encoding import (
     first_non_utf8,
     has_utf16_bom,
     nul_line,
+    readable,
     remove_with,
     utf8_copy,
 )
@@ -126,6 +127,11 @@ def _csv(
     if isinstance(paths, str) and not remote and not _is_glob(paths) and Path(paths).stat().st_size == 0:
         raise InputError(f"{label}: the file is empty (0 bytes); export the orders again")
     encoding = opts.encoding
+    if not all(readable(f) for f in files):  # .csv.zst: the engine decompresses; no byte checks here
+        if encoding != "utf-8":
+            raise InputError(f"{label}: input.csv.encoding works on .csv and .csv.gz files; decompress the .zst "
+                             "file first (zstd -d)")
+        files = []
     if encoding == "utf-8" and files and has_utf16_bom(files[0]):
         encoding = "utf-16"  # Excel's "Unicode text": the byte-order mark says so, nothing to guess
     copies: list[Path] = []
@@ -186,7 +192,8 @@ def _utf8_copy(path: str, encoding: str, label: str) -> Path:
         return utf8_copy(path, encoding)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{label}: not {encoding} on {exc.reason} (bytes {exc.object[exc.start:exc.end]!r}); "
+            f"{label}: not {encoding} on {exc.reason}{'' if path == label else f' of {path}'} "
+            f"(bytes {exc.object[exc.start:exc.end]!r}); "
             "check input.csv.encoding (utf-8, cp1252, latin-1 or utf-16)"
         ) from None
     except AlreadyUtf8 as exc:
@@ -201,12 +208,13 @@ def _utf8_copy(path: str, encoding: str, label: str) -> Path:
 def _refuse_non_utf8(path: str, label: str) -> None:
     found = first_non_utf8(path)
     if found is not None:
-        raise _not_utf8(label, *found)
+        raise _not_utf8(label, path, *found)
 
 
-def _not_utf8(label: str, line: int, bad: bytes) -> InputError:
+def _not_utf8(label: str, path: str, line: int, bad: bytes) -> InputError:
+    where = f"line {line}" if path == label else f"line {line} of {path}"  # several files: say which
     return InputError(
-        f"{label}: not UTF-8 on line {line} (bytes {bad!r}); set input.csv.encoding: {encoding_hint(bad)}"
+        f"{label}: not UTF-8 on {where} (bytes {bad!r}); set input.csv.encoding: {encoding_hint(bad)}"
     )
 
 
@@ -225,7 +233,7 @@ def unreadable_csv(exc: EngineError, label: str, files: list[str]) -> InputError
         for f in files:
             found = first_non_utf8(f)
             if found is not None:
-                return _not_utf8(label, *found)
+                return _not_utf8(label, f, *found)
     gz = _gzip_problem(text)
     if gz is not None:
         return InputError(f"{label}: {gz}")

@@ -156,3 +156,30 @@ def test_a_run_killed_while_writing_leaves_the_old_output(tmp_path):
     assert main(["score", str(orders), "-q", "--as-of", "2024-06-01", "--out", str(out)]) == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # ... and the next run sweeps it
     assert out.read_bytes().startswith(b"customer_id,")
+
+
+def test_copies_live_in_their_own_folder_and_nothing_else_is_swept(tmp_path):
+    """A user's /tmp/rfm-2023-orders.csv looks like nothing of rfm's: it survives any run, and the
+    UTF-8 copy of a cp1252 input is gone when the run ends, failed or not."""
+    import tempfile
+
+    theirs = Path(tempfile.gettempdir()) / "rfm-2023-orders.csv"
+    theirs.write_text("customer_id,order_id,order_date,amount\nA,1,2024-01-01,10\n")
+    try:
+        orders = tmp_path / "o.csv"
+        orders.write_bytes("customer_id,order_id,order_date,amount\nZoé,1,2024-01-01,10\n".encode("cp1252"))
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text("input:\n  csv:\n    encoding: cp1252\n")
+        for extra in ((), ("--as-of", "1990-01-01")):  # a run that works, and one that fails after the copy
+            run = _rfm("score", str(orders), "-c", str(cfg), "-q", "--out", str(tmp_path / "s.csv"), *extra)
+            assert run.wait(timeout=120) == (0 if not extra else 2)
+            copies = Path(tempfile.gettempdir()) / f"rfm-copies-{os.getuid()}"
+            assert not [p for p in copies.iterdir() if p.name.startswith(f"{run.pid}-")]
+        assert theirs.exists()
+        # and in its own folder, the copy a killed run left (pid gone) is swept by the next run
+        stale = copies / "999999999-abc.csv"
+        stale.write_text("left by a killed run")
+        assert main(["score", str(orders), "-c", str(cfg), "-q", "--out", str(tmp_path / "s.csv")]) == 0
+        assert not stale.exists()
+    finally:
+        theirs.unlink()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,11 @@ ENCODINGS = [
          error="{d}/o.csv: not UTF-8 on line 2 (bytes b'\\xe9'); set input.csv.encoding: cp1252 (or latin-1)"),
     Case("cp1252-euro-unsaid", {"o.csv": (HEADER + "€1,1,2024-01-01,10\n").encode("cp1252")}, code=2,
          error="{d}/o.csv: not UTF-8 on line 2 (bytes b'\\x80'); set input.csv.encoding: cp1252"),
+    Case("byte-cp1252-lacks", {"o.csv": HEADER.encode() + b"A\x81,1,2024-01-01,10\n"}, code=2,
+         error="{d}/o.csv: not UTF-8 on line 2 (bytes b'\\x81'); set input.csv.encoding: latin-1"),
+    Case("folder-of-csv", {"in/a.csv": (HEADER + "A,1,2024-01-01,10\n").encode(),
+                           "in/b.csv": (HEADER + "B,2,2024-02-01,20\nA,3,2024-03-01,5\n").encode()},
+         orders="in", scores=BASE_SCORES),
     Case("cp1252-said", {"o.csv": CAFE.encode("cp1252"), "c.yaml": b"input:\n  csv:\n    encoding: cp1252\n"},
          args=("-c", "{d}/c.yaml"), scores=CAFE_SCORES),
     Case("windows-1252-alias", {"o.csv": CAFE.encode("cp1252"), "c.yaml": b"input:\n  csv:\n    encoding: Windows-1252\n"},
@@ -165,6 +171,33 @@ DATES = [
     Case("wrong-format-said", config('input:\n  date_format: "%d.%m.%Y"\n', BASE), args=("-c", "{d}/c.yaml"), code=2,
          error='{d}/o.csv: column "order_date" has values that are not dates (first: "2024-01-01" on line 2); set '
                'input.date_format: "%Y-%m-%d"'),
+    Case("two-digit-years-day-first", csv(HEADER + "A,1,05/01/24,10\nB,2,25/12/23,5\n"),
+         scores=["A,2024-01-05,2024-01-05,1,10.0", "B,2023-12-25,2023-12-25,1,5.0"],
+         stderr=('(dates read as %d/%m/%y: "25/12/23" cannot be %m/%d/%y)',)),
+    Case("two-digit-years-ambiguous", csv(HEADER + "A,1,05/01/24,10\nB,2,02/03/23,5\n"), code=2,
+         error='{d}/o.csv: column "order_date" is ambiguous: every date reads both as %d/%m/%y and as %m/%d/%y '
+               '(e.g. "02/03/23" is 2 March 2023 or 3 February 2023); which is it? set input.date_format: '
+               '"%d/%m/%y" or "%m/%d/%y"'),
+    Case("dashes-two-digit-years", csv(HEADER + "A,1,25-01-24,10\n"), scores=["A,2024-01-25,2024-01-25,1,10.0"]),
+    Case("two-digit-year-after-iso", csv(HEADER + "A,1,2024-01-05,10\nA,2,25-01-24,5\n"), code=2,
+         error='{d}/o.csv: column "order_date" has values that are not dates (first: "25-01-24" on line 3); the '
+               'column mixes date forms (first value: "2024-01-05"); write every date in one form'),
+    Case("padded-ambiguous-values", csv(HEADER + 'A,1,02/03/2024,10\nB,2," 01/05/2024",5\n'), code=2,
+         error='{d}/o.csv: column "order_date" is ambiguous: every date reads both as %d/%m/%Y and as %m/%d/%Y '
+               '(e.g. "01/05/2024" is 1 May 2024 or 5 January 2024); which is it? set input.date_format: '
+               '"%d/%m/%Y" or "%m/%d/%Y"'),
+    Case("trailing-spaces", csv(HEADER + 'A,1,"2024-01-05 ",10\nA,2,"2024-01-05 23:30:00 -0500 ",5\n'),
+         scores=["A,2024-01-05,2024-01-06,2,15.0"]),
+    Case("slashed-iso-with-times", csv(HEADER + "A,1,2024/01/05,10\nA,2,2024/01/07 10:30,5\n"),
+         scores=["A,2024-01-05,2024-01-07,2,15.0"]),
+    Case("dotted-day-first-with-time", csv(HEADER + "A,1,13.01.2024 18:05,10\nA,2,02.02.2024 09:00,5\n"),
+         scores=["A,2024-01-13,2024-02-02,2,15.0"]),
+    Case("settling-value-on-a-cancelled-line",
+         csv("customer_id,order_id,order_date,amount,status\nX,9,25/12/2023,1,cancelled\nA,1,01/03/2024,10,paid\n"
+             "B,2,02/12/2024,5,paid\n"), code=2,
+         error='{d}/o.csv: column "order_date" is ambiguous: every date reads both as %d/%m/%Y and as %m/%d/%Y '
+               '(e.g. "01/03/2024" is 1 March 2024 or 3 January 2024); which is it? set input.date_format: '
+               '"%d/%m/%Y" or "%m/%d/%Y"'),
     Case("as-of-not-a-date", csv(BASE), as_of="yesterday", code=2,
          error='as_of: "yesterday" is not a date; write it as YYYY-MM-DD, e.g. 2024-01-31'),
 ]
@@ -198,6 +231,10 @@ AMOUNTS = [
          config('input:\n  csv:\n    delimiter: ";"\n    decimal: ","\n    thousands: "."\n',
                 HEADER.replace(",", ";") + 'A;1;2024-01-01;"1.250,75"\nB;2;2024-01-02;-3,25\nB;3;2024-01-03;10\n'),
          args=("-c", "{d}/c.yaml"), scores=["A,2024-01-01,2024-01-01,1,1250.75", "B,2024-01-03,2024-01-03,1,6.75"]),
+    Case("thousands-not-grouped", config('input:\n  csv:\n    thousands: ","\n', BASE + 'C,4,2024-03-02,"12,50"\n'),
+         args=("-c", "{d}/c.yaml"), code=2,
+         error='{d}/o.csv: column "amount" has non-numeric values (first: "12,50" on line 5); set input.csv.decimal: '
+               '"," or clean the column'),
     Case("same-separators", config('input:\n  csv:\n    decimal: ","\n    thousands: ","\n'), args=("-c", "{d}/c.yaml"),
          code=3, error='{d}/c.yaml: input.csv: thousands and decimal are both ","; they must differ'),
     Case("empty-amount", csv(BASE + "C,4,2024-03-02,\n"), code=2,
@@ -248,6 +285,11 @@ ARGS = [
          error='--memory-limit: "lots" is not a size; use e.g. 4GB, 512MB or 50%'),
     Case("threads-negative", csv(BASE), args=("--threads", "-1"), code=3,
          error="--threads: -1 is not a thread count; use a whole number of at least 1"),
+    Case("memory-limit-without-unit", csv(BASE), args=("--memory-limit", "0"), code=3,
+         error='--memory-limit: "0" is not a size; use e.g. 4GB, 512MB or 50%'),
+    Case("threads-beyond-reason", csv(BASE), args=("--threads", "100000"), code=3,
+         error=f"--threads: 100000 is far more than the {os.cpu_count()} cores here; use at most "
+               f"{max(64, 8 * (os.cpu_count() or 1))}"),
     Case("out-unknown-extension", csv(BASE), args=("--out", "{d}/s.xlsx"), code=2,
          error="{d}/s.xlsx: cannot write .xlsx; use .parquet or .csv"),
     Case("out-read-only-directory", csv(BASE), args=("--out", "/sys/rfm-scores.csv"), code=2,
@@ -262,6 +304,7 @@ CASES = FILES + ENCODINGS + DATES + AMOUNTS + IDS + CONFIGS + ARGS
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_input(case: Case, tmp_path: Path, capsys) -> None:
     for name, content in {**case.files, **case.extra}.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(content)
     out = tmp_path / "scores.csv"
     out.write_bytes(PREVIOUS)
@@ -270,7 +313,7 @@ def test_hostile_input(case: Case, tmp_path: Path, capsys) -> None:
         args += ["--out", str(out)]
     if case.as_of is not None:
         args += ["--as-of", case.as_of]
-    before = sorted(p.name for p in tmp_path.iterdir())
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     code = main(["score", str(tmp_path / case.orders), *args])
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -278,7 +321,7 @@ def test_hostile_input(case: Case, tmp_path: Path, capsys) -> None:
     if case.error is not None:
         assert (code, errors) == (case.code, ["error: " + case.error.format(d=tmp_path)])
         assert out.read_bytes() == PREVIOUS  # the previous output is untouched
-        assert sorted(p.name for p in tmp_path.iterdir()) == before  # and nothing else was left
+        assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before  # nothing else left
         return
     assert (code, errors) == (0, [])
     for text in case.stderr:

@@ -114,8 +114,8 @@ def test_step_notes_come_before_the_scorings_own_warnings_as_rfm_has_always_prin
     with pytest.warns(rfm.RfmWarning) as caught:
         scores = orders.score(as_of="2024-06-30", churn="auto")
     printed = [str(w.message) for w in caught]
-    # one repeat buyer: the churn step notes that the spend model was left out ...
-    assert scores.warnings[0].startswith(f"{HAND}: Gamma-Gamma spend model not used")
+    # one repeat buyer: the churn step notes that BG/NBD was left out ...
+    assert scores.warnings[0].startswith(f"{HAND}: BG/NBD not used (1 repeat buyers among 4 customers")
     # ... before the scoring's own warning about the cancelled line it dropped
     assert scores.warnings[1:] == (f"{HAND}: dropped 1 order lines whose status is in input.excluded_statuses",)
     assert printed == list(scores.warnings)

@@ -69,10 +69,11 @@ SELECT
     count(avg_gap_days) AS repeat_buyers
 FROM {stats};
 
--- name: build_bgnbd
--- churn_risk = 100 * P(no order in the next horizon), from the model.
+-- name: build_from_model
+-- BG/NBD or Pareto/NBD: churn_risk = 100 * P(no order in the next horizon), from the model.
 -- Join the per-triple predictions ({triples}, computed by the fitted model)
--- back to customers.  expected_aov (never below 0) is the Gamma-Gamma
+-- back to customers.  p_no_order (unrounded churn_risk / 100) stays in this
+-- table for the backtest's log-loss; the customer table shows churn_risk.  expected_aov (never below 0) is the Gamma-Gamma
 -- conditional mean spend when $use_gg, else the customer's own mean spend.
 -- The next order is expected one gap at the posterior mean purchase rate after
 -- as_of: 1 / E[lambda | alive] = (alpha + T)/(r + x) time units, shown only
@@ -86,6 +87,7 @@ WITH c AS (
     SELECT
         s.customer_id,
         p.p_alive,
+        p.p_no_order,
         round(100 * p.p_no_order, 1) AS churn_risk,
         p.expected_orders,
         CASE WHEN p.p_no_order <= 0.5 AND p.wait_units IS NOT NULL
@@ -101,7 +103,7 @@ WITH c AS (
 )
 SELECT
     customer_id, p_alive, churn_risk, expected_orders, expected_next_order_date, expected_aov,
-    discounted_orders * expected_aov AS clv
+    discounted_orders * expected_aov AS clv, p_no_order
 FROM c;
 
 -- name: build_recency_ratio
@@ -128,6 +130,7 @@ c AS (
         exp(-recency_days / gap) AS p_alive,
         round(100 * (1 - exp(-recency_days / gap) + exp(-recency_days / gap) * exp(-$horizon_days / gap)), 1)
             AS churn_risk,
+        1 - exp(-recency_days / gap) + exp(-recency_days / gap) * exp(-$horizon_days / gap) AS p_no_order,
         exp(-recency_days / gap) * $horizon_days / gap AS expected_orders,
         CASE WHEN exp(-recency_days / gap) * (1 - exp(-$horizon_days / gap)) >= 0.5
             THEN CAST($as_of AS DATE) + CAST(ceil(gap) AS INTEGER)
@@ -138,7 +141,7 @@ c AS (
 )
 SELECT
     customer_id, p_alive, churn_risk, expected_orders, expected_next_order_date, expected_aov,
-    discounted_orders * expected_aov AS clv
+    discounted_orders * expected_aov AS clv, p_no_order
 FROM c;
 
 -- name: attach

@@ -136,6 +136,7 @@ SELECT
     CAST(NULL AS DOUBLE) AS expected_orders,
     CAST(NULL AS DATE) AS expected_next_order_date,
     CAST(NULL AS DOUBLE) AS expected_aov,
-    CAST(NULL AS DOUBLE) AS clv
+    CAST(NULL AS DOUBLE) AS clv,
+    CAST(NULL AS DOUBLE) AS p_no_order
 FROM {scores}
 WHERE false;

@@ -6,8 +6,9 @@
 * :class:`ChurnModel` -- what was fitted, saved beside the scores and reusable;
 * :func:`run_backtest` / :class:`Backtest` -- both methods scored at a
   calibration end and compared with what happened in the holdout;
-* the models themselves (BG/NBD, Gamma-Gamma, discounted CLV) on numpy arrays:
-  ``fit_bgnbd``, ``p_alive``, ... (loaded on first use: they need scipy).
+* the models themselves (BG/NBD, Pareto/NBD, Gamma-Gamma, discounted CLV) on
+  numpy arrays: ``fit_bgnbd``, ``fit_pnbd``, ``p_alive``, ... (loaded on first
+  use: they need scipy).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from rfm.churn._backtest import Backtest, auc, run_backtest, top_decile
-from rfm.churn._step import METHODS, ChurnModel, add_churn, annuity
+from rfm.churn._best import add_churn
+from rfm.churn._step import METHODS, ChurnModel, annuity
 
 _MODELS = (
     "BgNbdFit",
     "GammaGammaFit",
+    "ParetoNbdFit",
     "customer_lifetime_value",
     "discounted_transactions",
     "expected_spend",
@@ -28,7 +31,12 @@ _MODELS = (
     "fit_bgnbd",
     "fit_gamma_gamma",
     "fit_is_sound",
+    "fit_pnbd",
     "p_alive",
+    "pnbd_discounted_transactions",
+    "pnbd_expected_transactions",
+    "pnbd_p_alive",
+    "pnbd_p_order",
 )
 
 __all__ = ["METHODS", "Backtest", "ChurnModel", "add_churn", "annuity", "auc", "run_backtest", "top_decile", *_MODELS]

@@ -1,9 +1,12 @@
 """Backtest: score as of a calibration end, then compare with the holdout.
 
-For each churn method (BG/NBD and recency_ratio, side by side):
+For each churn method (BG/NBD, Pareto/NBD and recency_ratio, side by side, on
+the same split):
 
 * AUC of ``churn_risk`` for "no order in the horizon" (Mann-Whitney, ties
-  counted half);
+  counted half); log-loss and Brier score of the predicted probability of an
+  order in the horizon (1 - churn_risk / 100, unrounded), and its reliability
+  table by decile of the prediction (mean predicted vs actual rate);
 * predicted vs actual transactions (purchase days) in the horizon, in total and
   by calibration repeat transactions x = 0, 1, ..., 6, 7+;
 * predicted (expected orders × expected AOV) vs actual holdout revenue by
@@ -34,7 +37,9 @@ from rfm.customers import OrderHistory
 from rfm.errors import InputError, ModelError
 from rfm.inputs import parse_date
 
-METHODS = ("bgnbd", "recency_ratio")
+METHODS = ("bgnbd", "pnbd", "recency_ratio")
+#: Predicted probabilities are kept inside (0, 1) for the log-loss: a certain miss costs ln(1e15) = 34.5.
+_EPS = 1e-15
 
 
 @dataclass
@@ -50,8 +55,8 @@ class Backtest:
     failures: dict[str, str] = field(default_factory=dict)
     offers: dict[str, Any] | None = None
     #: Per customer, by customer_id (``run_backtest(keep_predictions=True)`` only): segment, x,
-    #: actual_orders, actual_revenue and each method's churn_risk, expected_orders, expected_aov
-    #: and clv (suffixed ``_<method>``).  Not saved: one row per customer.
+    #: actual_orders, actual_revenue and each method's churn_risk, p_no_order (unrounded),
+    #: expected_orders, expected_aov and clv (suffixed ``_<method>``).  Not saved: one row per customer.
     predictions: pl.DataFrame | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,14 +82,17 @@ class Backtest:
             f"..{self.holdout_end} ({self.horizon_days} days), {self.customers:,} customers, "
             f"{self.churn_rate:.1%} made no order in the holdout",
             "",
-            f"{'method':<14} {'AUC':>6} {'pred. orders':>13} {'actual':>9} {'top-decile lift (risk)':>23} "
-            f"{'top-decile revenue lift (CLV)':>30}",
+            f"{'method':<14} {'AUC':>6} {'log-loss':>9} {'Brier':>7} {'pred. orders':>13} {'actual':>9} "
+            f"{'top-decile lift (risk)':>23} {'top-decile revenue lift (CLV)':>30}",
         ]
         for name, m in self.methods.items():
             lines.append(
-                f"{name:<14} {m['auc']:>6.3f} {m['predicted_orders']:>13,.1f} {m['actual_orders']:>9,} "
-                f"{m['lift_top_decile_risk']:>23.2f} {m['lift_top_decile_clv']:>30.2f}"
+                f"{name:<14} {m['auc']:>6.3f} {m['log_loss']:>9.4f} {m['brier']:>7.4f} {m['predicted_orders']:>13,.1f} "
+                f"{m['actual_orders']:>9,} {m['lift_top_decile_risk']:>23.2f} {m['lift_top_decile_clv']:>30.2f}"
             )
+        if self.methods:
+            lines += ["", "Reliability: P(an order in the holdout) predicted vs actual, by decile of the prediction"]
+            lines.append(_table(self.reliability()))
         for name, reason in self.failures.items():
             lines.append(f"{name:<14} not available: {reason}")
         if self.by_frequency is not None:
@@ -98,6 +106,26 @@ class Backtest:
             lines += ["", f"Top offer hit rate: {o['hit_rate']:.1%} vs popularity baseline {o['baseline_hit_rate']:.1%} "
                           f"({o['customers']:,} customers with a recommendation)"]
         return "\n".join(lines)
+
+
+    def reliability(self) -> pl.DataFrame:
+        """decile, then per method: mean predicted P(order) and the actual order rate in that decile."""
+        out: pl.DataFrame | None = None
+        for name, m in self.methods.items():
+            frame = pl.DataFrame(m["reliability"]).select(
+                "decile", pl.col("predicted").alias(f"predicted_{name}"), pl.col("actual").alias(f"actual_{name}")
+            )
+            out = frame if out is None else out.join(frame, on="decile", how="full", coalesce=True)
+        return out.sort("decile") if out is not None else pl.DataFrame()
+
+    def best(self) -> tuple[str, str]:
+        """The method with the lowest log-loss, and why (for ``churn.method: best``)."""
+        ranked = sorted(self.methods, key=lambda k: (self.methods[k]["log_loss"], k))
+        if not ranked:
+            raise ModelError(f"no churn method could be fitted: {self.failures}")
+        why = ", ".join(f"{k} {self.methods[k]['log_loss']:.4f}" for k in ranked)
+        return ranked[0], (f"lowest log-loss for an order in the {self.horizon_days} days after "
+                           f"{self.calibration_end} ({why})")
 
 
 def _table(frame: pl.DataFrame) -> str:
@@ -165,9 +193,10 @@ def run_backtest(
             continue
         if scored.churn.method != method:
             continue
+        assert scored.churn_table is not None
         per_method[method] = scored.table.select(
             "customer_id", "segment", "churn_risk", "expected_orders", "expected_aov", "clv"
-        )
+        ).join(scored.churn_table.pl().select("customer_id", "p_no_order"), on="customer_id", how="left")
         base = scored
     if base is None:
         raise ModelError(f"{orders.source.label}: no churn method could be fitted: {failures}")
@@ -184,8 +213,13 @@ def run_backtest(
         top_risk = top_decile(joined, "churn_risk")
         top_clv = top_decile(joined, "clv")
         total_revenue = float(joined["actual_revenue"].sum())
+        ordered = (joined["actual_orders"] > 0).to_numpy()
+        p_order = np.clip(1.0 - joined["p_no_order"].to_numpy(), _EPS, 1 - _EPS)
         result.methods[method] = {
             "auc": auc(joined["churn_risk"].to_numpy(), (joined["actual_orders"] == 0).to_numpy()),
+            "log_loss": float(-np.mean(np.where(ordered, np.log(p_order), np.log1p(-p_order)))),
+            "brier": float(np.mean((p_order - ordered) ** 2)),
+            "reliability": _reliability(joined["customer_id"], p_order, ordered),
             "predicted_orders": float(joined["expected_orders"].sum()),
             "actual_orders": int(joined["actual_orders"].sum()),
             "lift_top_decile_risk": float((top_risk["actual_orders"] == 0).mean()) / max(result.churn_rate, 1e-12),
@@ -229,11 +263,25 @@ def run_backtest(
     return result
 
 
+def _reliability(ids: pl.Series, predicted: np.ndarray, actual: np.ndarray) -> list[dict[str, float]]:
+    """Customers in ten equal groups by predicted probability (ties broken by customer_id): the mean
+    prediction and the actual rate of each; a calibrated model has the two equal."""
+    frame = pl.DataFrame({"customer_id": ids, "p": predicted, "y": actual.astype(float)}).sort(["p", "customer_id"])
+    decile = (np.arange(frame.height) * 10 // max(frame.height, 1)) + 1
+    return (
+        frame.with_columns(pl.Series("decile", decile))
+        .group_by("decile")
+        .agg(pl.len().alias("customers"), pl.col("p").mean().alias("predicted"), pl.col("y").mean().alias("actual"))
+        .sort("decile")
+        .to_dicts()
+    )
+
+
 def _predictions(actual: pl.DataFrame, repeats: pl.DataFrame, per_method: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Each customer's actuals and every method's predictions side by side, by customer_id."""
     segments = next(iter(per_method.values())).select("customer_id", "segment")
     out = segments.join(repeats, on="customer_id", how="left").join(actual, on="customer_id", how="left")
-    values = ("churn_risk", "expected_orders", "expected_aov", "clv")
+    values = ("churn_risk", "p_no_order", "expected_orders", "expected_aov", "clv")
     for method, frame in per_method.items():
         named = frame.select("customer_id", *(pl.col(c).alias(f"{c}_{method}") for c in values))
         out = out.join(named, on="customer_id", how="left")

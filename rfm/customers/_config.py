@@ -69,7 +69,7 @@ class ClvConfig(StrictModel):
 
 
 class ChurnConfig(StrictModel):
-    method: Literal["none", "auto", "bgnbd", "recency_ratio"] = "none"
+    method: Literal["none", "auto", "best", "bgnbd", "pnbd", "recency_ratio"] = "none"
     horizon_days: int = Field(90, gt=0, description="expected_orders counts the next N days")
     time_unit_days: float = Field(7.0, gt=0, description="BG/NBD time unit (7 = weeks, as in the literature)")
     clv: ClvConfig = ClvConfig()

@@ -59,10 +59,12 @@ def both(source, config, **score) -> tuple[pl.DataFrame, pl.DataFrame, list[str]
     return tables[0], tables[1], notes[0], notes[1]
 
 
-def test_cdnow_scores_and_bgnbd(spark_session):
-    duck, spark, duck_notes, spark_notes = both(CDNOW, CDNOW_CONFIG, as_of="1997-09-30", churn="bgnbd")
+@pytest.mark.parametrize("method", ["bgnbd", "pnbd"])
+def test_cdnow_scores_and_a_customer_base_model(spark_session, method):
+    duck, spark, duck_notes, spark_notes = both(CDNOW, CDNOW_CONFIG, as_of="1997-09-30", churn=method)
     assert duck.height == 2357 and duck["p_alive"].is_not_null().all()
-    assert_same(duck, spark, label="CDNOW bgnbd")
+    assert set(duck["churn_method"]) == {method}
+    assert_same(duck, spark, label=f"CDNOW {method}")
     assert duck_notes == spark_notes
 
 

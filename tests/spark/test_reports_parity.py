@@ -196,13 +196,13 @@ def test_backtest_summaries(runs):
     )
     assert duck.failures == spark.failures == {}
     assert math.isclose(duck.churn_rate, spark.churn_rate, rel_tol=REL)
-    assert set(duck.methods) == set(spark.methods) == {"bgnbd", "recency_ratio"}
+    assert set(duck.methods) == set(spark.methods) == {"bgnbd", "pnbd", "recency_ratio"}
     for method in duck.methods:
         a, b = duck.methods[method], spark.methods[method]
         assert 0.5 < a["auc"] < 1
-        for key in ("gains_risk", "gains_clv"):
+        for key in ("gains_risk", "gains_clv", "reliability"):
             assert_same(pl.DataFrame(a[key]), pl.DataFrame(b[key]), label=f"backtest {method} {key}")
-        scalars = [k for k in a if not k.startswith("gains_")]
+        scalars = [k for k in a if not k.startswith("gains_") and k != "reliability"]
         assert_same(pl.DataFrame([{k: a[k] for k in scalars}]), pl.DataFrame([{k: b[k] for k in scalars}]),
                     label=f"backtest {method}")
 

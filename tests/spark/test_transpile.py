@@ -28,7 +28,7 @@ MAIN_BLOCKS = [
     "customers.fit_cut_points",
     "customers.build_result",
     "churn.build_stats",
-    "churn.build_bgnbd",
+    "churn.build_from_model",
     "churn.build_recency_ratio",
 ]
 

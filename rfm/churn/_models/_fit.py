@@ -76,6 +76,23 @@ class BgNbdFit(Fit):
 
 
 @dataclass(frozen=True)
+class ParetoNbdFit(Fit):
+    """Pareto/NBD parameters. Transaction rate lambda ~ Gamma(r, alpha), dropout rate
+    mu ~ Gamma(s, beta) (alpha and beta in the time unit of the data)."""
+
+    r: float
+    alpha: float
+    s: float
+    beta: float
+    log_likelihood: float
+    n_customers: float
+    converged: bool
+    message: str = ""
+    MODEL = "pnbd"
+    PARAMS = ("r", "alpha", "s", "beta")
+
+
+@dataclass(frozen=True)
 class GammaGammaFit(Fit):
     """Gamma-Gamma spend parameters: spend per transaction ~ Gamma(p, nu),
     nu ~ Gamma(q, gamma); population mean spend = p * gamma / (q - 1)."""
@@ -226,7 +243,7 @@ def identification(fun: Objective, th: np.ndarray, n: float, names: Sequence[str
 
 
 # ---- soundness check for ``auto`` mode -------------------------------------
-def fit_is_sound(fit: BgNbdFit | GammaGammaFit) -> tuple[bool, str]:
+def fit_is_sound(fit: BgNbdFit | ParetoNbdFit | GammaGammaFit) -> tuple[bool, str]:
     """(True, "ok") for a converged fit with finite, positive, non-absurd
     parameters away from the optimiser bounds; else (False, reason)."""
     if not fit.converged:

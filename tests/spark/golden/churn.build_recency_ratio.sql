@@ -12,6 +12,7 @@ WITH g AS (
         1 - EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) + EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * EXP(CAST(-:horizon_days AS DOUBLE) / CAST(gap AS DOUBLE))
       ) AS DOUBLE) * 10
     ) / CAST(10 AS DOUBLE) AS churn_risk,
+    1 - EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) + EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * EXP(CAST(-:horizon_days AS DOUBLE) / CAST(gap AS DOUBLE)) AS p_no_order,
     CAST(EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * :horizon_days AS DOUBLE) / CAST(gap AS DOUBLE) AS expected_orders,
     CASE
       WHEN EXP(CAST(-recency_days AS DOUBLE) / CAST(gap AS DOUBLE)) * (
@@ -32,5 +33,6 @@ SELECT
   expected_orders,
   expected_next_order_date,
   expected_aov,
-  discounted_orders * expected_aov AS clv
+  discounted_orders * expected_aov AS clv,
+  p_no_order
 FROM c

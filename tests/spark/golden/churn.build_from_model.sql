@@ -2,6 +2,7 @@ WITH c AS (
   SELECT
     s.customer_id,
     p.p_alive,
+    p.p_no_order,
     ROUND(CAST(100 * p.p_no_order AS DOUBLE) * 10) / CAST(10 AS DOUBLE) AS churn_risk,
     p.expected_orders,
     CASE
@@ -34,5 +35,6 @@ SELECT
   expected_orders,
   expected_next_order_date,
   expected_aov,
-  discounted_orders * expected_aov AS clv
+  discounted_orders * expected_aov AS clv,
+  p_no_order
 FROM c

@@ -237,7 +237,7 @@ def _bad_value(engine: Engine, src: OrdersSource, role: str, col: str, found: tu
     where = f" on line {rownum + int(header is not False)}" if as_text else f" in row {rownum}"
     if role == "order_date":
         fmt = next((f for f in ("%Y-%m-%d", *DATE_TIME_GUESSES) if engine.parses_as_date(value, f)), None)
-        first = str(engine.first_value(src.raw, col))
+        first = str(engine.first_kept_value(src.raw, src.spec, col))
         current = src.spec.date_format
         first_reads = engine.parses_as_date(first, current) if current else engine.parses_as_date(first[:10], "%Y-%m-%d")
         if fmt is not None and first_reads:  # the first value reads, this one is another form

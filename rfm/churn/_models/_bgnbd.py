@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import math
-import warnings
 from typing import Mapping
 
 import numpy as np
 from scipy import special
 
 from rfm.churn._models._fit import (
-    DAYS_PER_MONTH,
-    LOG_HI,
-    LOG_LO,
     BgNbdFit,
     Fit,
     as_arrays,
     check_customers,
-    identification,
-    optimise,
+    discounted,
+    fit_inputs,
+    fit_model,
     scalar_or_array,
 )
-from rfm.errors import InputError, ModelError, RfmWarning
+from rfm.errors import InputError
 
 
 # ---- BG/NBD ----------------------------------------------------------------
@@ -80,37 +76,14 @@ def fit_bgnbd(x, t_x, T, weights=None, *, initial=None) -> BgNbdFit:
     transaction) or the likelihood is non-finite everywhere; a fit that merely
     fails to converge is returned with ``converged=False`` (see fit_is_sound).
     """
-    if weights is None:
-        weights = 1.0
-    x, t_x, T, w = as_arrays(x=x, t_x=t_x, T=T, weights=weights)
-    x, t_x, T, w = (np.ravel(v) for v in (x, t_x, T, w))
-    if (w < 0).any():
-        raise InputError("BG/NBD input 'weights': customer counts must be >= 0")
-    t_x = check_customers(x, t_x, T)
-    keep = w > 0
-    x, t_x, T, w = x[keep], t_x[keep], T[keep], w[keep]
-    n = float(w.sum())
-    if n == 0:
-        raise ModelError("BG/NBD fit: no customers (all weights zero or empty input)")
-    if not (x > 0).any():
-        raise ModelError("BG/NBD fit: no customer has a repeat transaction (all x == 0); "
-                         "the purchase and dropout rates cannot be identified")
-    if not (T > 0).any():
-        raise ModelError("BG/NBD fit: every customer has T == 0; no observation time to fit rates on")
+    x, t_x, T, w, n = fit_inputs("BG/NBD", x, t_x, T, weights)
     fun = _bgnbd_objective(x, t_x, T, w)
     scale = float(np.dot(w, T) / n) or 1.0
     starts = [np.log([1.0, scale, 1.0, 1.0]), np.log([0.3, scale / 4, 0.8, 2.5]),
               np.log([2.0, 2 * scale, 0.3, 5.0])]
     if initial is not None:
         starts.insert(0, np.log(_initial(initial, BgNbdFit.PARAMS)))
-    th, f, ok, msg = optimise(fun, [np.clip(s, LOG_LO, LOG_HI) for s in starts])
-    if ok:
-        ok, why = identification(fun, th, n, BgNbdFit.PARAMS)
-        msg = f"{msg}; {why}" if ok else f"not identified: {why}"
-    r, al, a, b = (float(v) for v in np.exp(th))
-    if not ok:
-        warnings.warn(f"BG/NBD fit: {msg}", RfmWarning, stacklevel=2)
-    return BgNbdFit(r, al, a, b, log_likelihood=float(-f * n), n_customers=n, converged=ok, message=msg)
+    return fit_model(BgNbdFit, "BG/NBD", fun, starts, n)
 
 
 def _initial(initial, names):
@@ -262,21 +235,13 @@ def discounted_transactions(bgnbd: BgNbdFit, x, t_x, T, *, horizon_months: int =
 
     tau_m = m * 30.4375 / time_unit_days (months in the BG/NBD time unit).
     Depends on (x, t_x, T) only, so callers evaluate it once per distinct triple."""
-    if int(horizon_months) != horizon_months or horizon_months < 0:
-        raise InputError(f"horizon_months: expected an integer >= 0, found {horizon_months!r}")
-    if not (monthly_discount > -1 and math.isfinite(monthly_discount)):
-        raise InputError(f"monthly_discount: expected a number > -1, found {monthly_discount!r}")
-    if not (time_unit_days > 0 and math.isfinite(time_unit_days)):
-        raise InputError(f"time_unit_days: expected a number > 0, found {time_unit_days!r}")
     x, t_x, T = as_arrays(x=x, t_x=t_x, T=T)
     pa = np.asarray(p_alive(bgnbd, x, t_x, T))
-    step = DAYS_PER_MONTH / time_unit_days
-    det = np.zeros(np.broadcast_shapes(x.shape, T.shape))
-    prev = np.zeros_like(det)
-    for m in range(1, int(horizon_months) + 1):
-        cur = _expected_if_alive(bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, np.full_like(x, m * step), x, T)
-        det += (cur - prev) / (1 + monthly_discount) ** m
-        prev = cur
-    return scalar_or_array(pa * det)
+    det = discounted(
+        pa, lambda t: _expected_if_alive(bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b, t, x, T),
+        np.broadcast_shapes(x.shape, T.shape), horizon_months=horizon_months,
+        monthly_discount=monthly_discount, time_unit_days=time_unit_days,
+    )
+    return scalar_or_array(det)
 
 

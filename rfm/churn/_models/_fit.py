@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import optimize
 
-from rfm.errors import ConfigError, InputError, ModelError
+from rfm.errors import ConfigError, InputError, ModelError, RfmWarning
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 # Optimiser box, in natural units (the search runs on log-parameters).
@@ -135,6 +136,59 @@ def check_customers(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray
     if (txp < 0).any() or (txp > T * (1 + 1e-9) + 1e-9).any():
         raise InputError("BG/NBD input 't_x': recency must satisfy 0 <= t_x <= T for customers with x > 0")
     return np.minimum(txp, T)
+
+
+def fit_inputs(model: str, x, t_x, T, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """(x, t_x, T, weights, customers) of the customers with weight > 0, checked for a fit of
+    ``model`` (BG/NBD, Pareto/NBD): ModelError when there is nothing to identify the rates on."""
+    x, t_x, T, w = (np.ravel(v) for v in as_arrays(x=x, t_x=t_x, T=T, weights=1.0 if weights is None else weights))
+    if (w < 0).any():
+        raise InputError(f"{model} input 'weights': customer counts must be >= 0")
+    t_x = check_customers(x, t_x, T)
+    keep = w > 0
+    x, t_x, T, w = x[keep], t_x[keep], T[keep], w[keep]
+    n = float(w.sum())
+    if n == 0:
+        raise ModelError(f"{model} fit: no customers (all weights zero or empty input)")
+    if not (x > 0).any():
+        raise ModelError(f"{model} fit: no customer has a repeat transaction (all x == 0); "
+                         "the purchase and dropout rates cannot be identified")
+    if not (T > 0).any():
+        raise ModelError(f"{model} fit: every customer has T == 0; no observation time to fit rates on")
+    return x, t_x, T, w, n
+
+
+def fit_model(cls: type, label: str, fun: Objective, starts: Sequence[np.ndarray], n: float) -> Any:
+    """Optimise ``fun`` from ``starts``, judge convergence and identification, and build the ``cls``
+    record (a warning names an unusable fit; see fit_is_sound)."""
+    th, f, ok, msg = optimise(fun, [np.clip(s, LOG_LO, LOG_HI) for s in starts])
+    if ok:
+        ok, why = identification(fun, th, n, cls.PARAMS)
+        msg = f"{msg}; {why}" if ok else f"not identified: {why}"
+    if not ok:
+        warnings.warn(f"{label} fit: {msg}", RfmWarning, stacklevel=3)
+    return cls(*(float(v) for v in np.exp(th)), log_likelihood=float(-f * n), n_customers=n, converged=ok,
+               message=msg)
+
+
+def discounted(p_alive: np.ndarray, if_alive: Callable[[np.ndarray], np.ndarray], shape: tuple[int, ...], *,
+               horizon_months: int, monthly_discount: float, time_unit_days: float) -> np.ndarray:
+    """P(alive) * sum_{m=1..H} (E[Y(tau_m) | alive] - E[Y(tau_{m-1}) | alive]) / (1+d)^m, with
+    tau_m = m * 30.4375 / time_unit_days and ``if_alive(t)`` = E[Y(t) | alive] per customer."""
+    if int(horizon_months) != horizon_months or horizon_months < 0:
+        raise InputError(f"horizon_months: expected an integer >= 0, found {horizon_months!r}")
+    if not (monthly_discount > -1 and math.isfinite(monthly_discount)):
+        raise InputError(f"monthly_discount: expected a number > -1, found {monthly_discount!r}")
+    if not (time_unit_days > 0 and math.isfinite(time_unit_days)):
+        raise InputError(f"time_unit_days: expected a number > 0, found {time_unit_days!r}")
+    step = DAYS_PER_MONTH / time_unit_days
+    det = np.zeros(shape)
+    prev = np.zeros_like(det)
+    for m in range(1, int(horizon_months) + 1):
+        cur = if_alive(np.full(shape, m * step))
+        det += (cur - prev) / (1 + monthly_discount) ** m
+        prev = cur
+    return p_alive * det
 
 
 def scalar_or_array(a: np.ndarray):

@@ -21,23 +21,20 @@ and the gradient comes from the same nodes.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from scipy import special
 
 from rfm.churn._models._fit import (
-    DAYS_PER_MONTH,
-    LOG_HI,
-    LOG_LO,
     ParetoNbdFit,
     as_arrays,
     check_customers,
-    identification,
-    optimise,
+    discounted,
+    fit_inputs,
+    fit_model,
     scalar_or_array,
 )
-from rfm.errors import InputError, ModelError, RfmWarning
+from rfm.errors import InputError
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(40)
 _NODES, _WEIGHTS = (_NODES + 1) / 2, _WEIGHTS / 2
@@ -132,34 +129,12 @@ def _objective(x, t_x, T, w):
 
 def fit_pnbd(x, t_x, T, weights=None) -> ParetoNbdFit:
     """Maximum-likelihood Pareto/NBD fit on (optionally grouped) customer statistics (see fit_bgnbd)."""
-    if weights is None:
-        weights = 1.0
-    x, t_x, T, w = (np.ravel(v) for v in as_arrays(x=x, t_x=t_x, T=T, weights=weights))
-    if (w < 0).any():
-        raise InputError("Pareto/NBD input 'weights': customer counts must be >= 0")
-    t_x = check_customers(x, t_x, T)
-    keep = w > 0
-    x, t_x, T, w = x[keep], t_x[keep], T[keep], w[keep]
-    n = float(w.sum())
-    if n == 0:
-        raise ModelError("Pareto/NBD fit: no customers (all weights zero or empty input)")
-    if not (x > 0).any():
-        raise ModelError("Pareto/NBD fit: no customer has a repeat transaction (all x == 0); "
-                         "the purchase and dropout rates cannot be identified")
-    if not (T > 0).any():
-        raise ModelError("Pareto/NBD fit: every customer has T == 0; no observation time to fit rates on")
+    x, t_x, T, w, n = fit_inputs("Pareto/NBD", x, t_x, T, weights)
     fun = _objective(x, t_x, T, w)
     scale = float(np.dot(w, T) / n) or 1.0
     starts = [np.log([0.5, scale / 3, 0.5, scale / 3]), np.log([1.0, scale, 1.0, scale]),
               np.log([0.2, scale / 10, 2.0, 3 * scale])]
-    th, f, ok, msg = optimise(fun, [np.clip(s, LOG_LO, LOG_HI) for s in starts])
-    if ok:
-        ok, why = identification(fun, th, n, ParetoNbdFit.PARAMS)
-        msg = f"{msg}; {why}" if ok else f"not identified: {why}"
-    r, al, s, be = (float(v) for v in np.exp(th))
-    if not ok:
-        warnings.warn(f"Pareto/NBD fit: {msg}", RfmWarning, stacklevel=2)
-    return ParetoNbdFit(r, al, s, be, log_likelihood=float(-f * n), n_customers=n, converged=ok, message=msg)
+    return fit_model(ParetoNbdFit, "Pareto/NBD", fun, starts, n)
 
 
 def pnbd_p_alive(fit: ParetoNbdFit, x, t_x, T):
@@ -206,11 +181,8 @@ def pnbd_discounted_transactions(fit: ParetoNbdFit, x, t_x, T, *, horizon_months
     """Expected transactions over ``horizon_months``, each month discounted (as for BG/NBD)."""
     x, t_x, T = as_arrays(x=x, t_x=t_x, T=T)
     pa = np.asarray(pnbd_p_alive(fit, x, t_x, T))
-    step = DAYS_PER_MONTH / time_unit_days
-    det = np.zeros(np.broadcast_shapes(x.shape, T.shape))
-    prev = np.zeros_like(det)
-    for month in range(1, int(horizon_months) + 1):
-        cur = _expected_if_alive(fit, np.full_like(x, month * step), x, T)
-        det += (cur - prev) / (1 + monthly_discount) ** month
-        prev = cur
-    return scalar_or_array(pa * det)
+    det = discounted(
+        pa, lambda t: _expected_if_alive(fit, t, x, T), np.broadcast_shapes(x.shape, T.shape),
+        horizon_months=horizon_months, monthly_discount=monthly_discount, time_unit_days=time_unit_days,
+    )
+    return scalar_or_array(det)

@@ -134,12 +134,6 @@ class Sources:
         )
         return self._view("order_lines", self._generated(select, None)[0], (raw,))
 
-    def first_value(self: Engine, raw: Table, column: str) -> Any:
-        """The first non-empty value of a raw column (for messages)."""
-        col = quote_ident(column)
-        rows = self._query_rows(f"SELECT {col} FROM {quote_ident(raw._name)} WHERE {col} IS NOT NULL LIMIT 1", None)
-        return rows[0][0] if rows else None
-
     def parses_as_date(self: Engine, value: str, fmt: str) -> bool:
         rows = self._query_rows("SELECT try_strptime($v, $f) IS NOT NULL", {"v": value, "f": fmt})
         return bool(rows and rows[0][0])

@@ -133,7 +133,7 @@ def _check_types(engine: Engine, raw: Table, spec: LineSpec, cfg: InputConfig, l
     date_col = spec.columns["order_date"]
     dclass = type_class(spec.types[date_col])  # type: ignore[index]
     if dclass == "integer" and cfg.date_format is None:
-        shown = engine.first_value(raw, date_col)  # type: ignore[arg-type]
+        shown = engine.first_kept_value(raw, spec, date_col)  # type: ignore[arg-type]
         shown = shown if shown is not None else "?"
         epoch = epoch_hint(shown)
         if epoch is not None:

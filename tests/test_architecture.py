@@ -97,6 +97,12 @@ def test_imports_inside_functions_are_the_documented_lazy_loads():
         ("rfm/__init__.py", "rfm:reporting"),  # altair + the Vega bundle: only for reports
         ("rfm/churn/__init__.py", "rfm.churn:_models"),  # scipy: only when a model runs
         ("rfm/churn/_step.py", "rfm.churn:_models"),
+        ("rfm/churn/_step.py", "rfm.churn:_propensity"),  # scikit-learn: only churn.method propensity
+        ("rfm/churn/_propensity.py", "sklearn.calibration:CalibratedClassifierCV"),
+        ("rfm/churn/_propensity.py", "sklearn.ensemble:HistGradientBoostingClassifier,HistGradientBoostingRegressor"),
+        ("rfm/churn/_propensity.py", "sklearn.frozen:FrozenEstimator"),
+        ("rfm/churn/_propensity.py", "sklearn.metrics:log_loss,roc_auc_score"),
+        ("rfm/churn/_propensity.py", "sklearn.model_selection:train_test_split"),
         ("rfm/engine/_settings.py", "rfm.engine._spark:SparkEngine"),  # pyspark + sqlglot: the optional extra
         ("rfm/engine/_postgres.py", "adbc_driver_postgresql.dbapi"),  # the postgres extra, for postgresql:// URLs
     }

@@ -37,7 +37,7 @@ from rfm.customers import OrderHistory
 from rfm.errors import InputError, ModelError
 from rfm.inputs import parse_date
 
-METHODS = ("bgnbd", "pnbd", "recency_ratio")
+METHODS = ("bgnbd", "pnbd", "recency_ratio", "propensity")
 #: Predicted probabilities are kept inside (0, 1) for the log-loss: a certain miss costs ln(1e15) = 34.5.
 _EPS = 1e-15
 

@@ -1,6 +1,6 @@
 """The churn step: churn risk, expected orders and customer value, added to customer scores.
 
-Three methods (``churn.method``):
+The methods (``churn.method``):
 
 * ``bgnbd`` -- BG/NBD (Fader, Hardie & Lee 2005) and ``pnbd`` -- Pareto/NBD
   (Schmittlein, Morrison & Colombo 1987), fitted by maximum likelihood on the
@@ -11,10 +11,14 @@ Three methods (``churn.method``):
 * ``recency_ratio`` -- always available: days since the last order relative to
   the customer's own mean gap between orders (the population's typical gap for
   one-time buyers); formula in ``queries/churn/churn.sql:build_recency_ratio``.
+* ``propensity`` -- a gradient-boosted classifier trained on the customers'
+  own history before ``as_of - horizon`` and the orders of the horizon that
+  follows, calibrated on a held-out slice (:mod:`rfm.churn._propensity`).
 
 ``auto`` uses BG/NBD when its fit is sound (converged, identified, at least 20
 repeat buyers) and falls back to recency_ratio with a warning naming the
-reason; an explicit ``bgnbd`` or ``pnbd`` raises instead.
+reason; an explicit ``bgnbd``, ``pnbd`` or ``propensity`` raises instead.
+``best`` (:mod:`rfm.churn._best`) backtests them all and uses the winner.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from rfm.engine import Engine, Table
 from rfm.errors import ConfigError, ModelError, RfmWarning
 from rfm.inputs import read_yaml
 
-METHODS = ("none", "auto", "best", "bgnbd", "pnbd", "recency_ratio")
+METHODS = ("none", "auto", "best", "bgnbd", "pnbd", "recency_ratio", "propensity")
 #: The probabilistic customer-base models, fitted on (x, t_x, T) triples.
 MODELS = ("bgnbd", "pnbd")
 #: Fewer repeat buyers than this cannot pin down a customer-base model (nor Gamma-Gamma's spend).
@@ -57,6 +61,7 @@ class ChurnModel:
     pnbd: dict[str, Any] | None = None
     gamma_gamma: dict[str, Any] | None = None
     typical_gap_days: float | None = None
+    propensity: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     selection: str | None = None  # churn.method best: which method won the inner backtest, and why
 
@@ -70,8 +75,7 @@ class ChurnModel:
             model = cls(**data)
         except TypeError as exc:
             raise ConfigError(f"{path}: not a saved churn model ({exc}); save one with rfm score --out") from None
-        if model.method not in ("bgnbd", "pnbd", "recency_ratio"):
-            raise ConfigError(f'{path}: method "{model.method}" is not bgnbd, pnbd or recency_ratio')
+        _reusable(model, path)
         return model
 
     def describe(self) -> str:
@@ -91,7 +95,21 @@ class ChurnModel:
                 g = self.gamma_gamma
                 text += f"; Gamma-Gamma p={g['p']:.4g} q={g['q']:.4g} gamma={g['gamma']:.4g}"
             return text
+        if self.method == "propensity" and self.propensity:
+            p = self.propensity
+            return (f"propensity: gradient boosting ({p['iterations']} iterations) on {len(p['features'])} features "
+                    f"of {p['training_customers']:,} customers as of {p['train_end']}, label {p['label']}, "
+                    f"{p['calibration']} calibration on {p['calibration_customers']:,} held out "
+                    f"(held-out AUC {p['held_out_auc']:.3f}); applied to {self.n_customers:,} customers")
         return f"recency_ratio, typical gap {self.typical_gap_days:.1f} days, {self.n_customers:,} customers"
+
+
+def _reusable(model: ChurnModel, path: str | Path) -> None:
+    if model.method == "propensity":
+        raise ConfigError(f"{path}: a propensity model is not reused: it is trained afresh on the history up to "
+                          "each as_of date; save and reuse bgnbd, pnbd or recency_ratio models")
+    if model.method not in ("bgnbd", "pnbd", "recency_ratio"):
+        raise ConfigError(f'{path}: method "{model.method}" is not bgnbd, pnbd or recency_ratio')
 
 
 def annuity(months: int, rate: float) -> float:
@@ -121,6 +139,8 @@ def add_churn(
         model = ChurnModel.load(model)
     elif model is None and cfg.model:
         model = ChurnModel.load(cfg.model)
+    elif model is not None:
+        _reusable(model, "the churn model given")
     unit = model.time_unit_days if model else cfg.time_unit_days
     engine, label, as_of = orders.engine, orders.source.label, scores.as_of
     stats = engine.create("churn.build_stats", {"orders": orders.order_table}, as_of=as_of, time_unit_days=unit)
@@ -142,6 +162,11 @@ def add_churn(
             if method != "auto" or model is not None:
                 raise ModelError(f"{label}: {exc}; set churn.method: auto or recency_ratio") from None
             note(f"{label}: BG/NBD not used ({exc}); churn falls back to recency_ratio")
+    elif kind == "propensity":
+        try:
+            fitted = _learned(orders, stats, as_of, cfg, n)
+        except ModelError as exc:
+            raise ModelError(f"{label}: {exc}; set churn.method: auto or recency_ratio") from None
     if fitted is None:
         fitted = _recency_ratio(engine, stats, as_of, cfg, n, model, label, note)
     used, churn = fitted
@@ -231,6 +256,17 @@ def _probabilistic(
         method=kind, as_of=as_of.isoformat(), time_unit_days=unit, horizon_days=cfg.horizon_days,
         n_customers=n, gamma_gamma=gg.to_dict() if gg else None, **{kind: fit.to_dict()},
     )
+    return used, churn
+
+
+def _learned(orders: OrderHistory, stats: Table, as_of: date, cfg: ChurnConfig, n: int) -> tuple[ChurnModel, Table]:
+    from rfm.churn import _propensity  # scikit-learn, loaded only by this method
+
+    record, predictions = _propensity.fit_propensity(orders, as_of, cfg)
+    churn = _propensity.build_propensity(orders, stats, as_of, cfg, annuity(cfg.clv.horizon_months,
+                                         cfg.clv.monthly_discount), predictions)
+    used = ChurnModel(method="propensity", as_of=as_of.isoformat(), time_unit_days=cfg.time_unit_days,
+                      horizon_days=cfg.horizon_days, n_customers=n, propensity=record)
     return used, churn
 
 

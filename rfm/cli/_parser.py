@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from rfm.engine import redact
 
-CHURN_METHODS = ("none", "auto", "best", "bgnbd", "pnbd", "recency_ratio")
+CHURN_METHODS = ("none", "auto", "best", "bgnbd", "pnbd", "recency_ratio", "propensity")
 TABLE_HELP = ("table to read: one of a DuckDB database file ORDERS, of a postgresql:// ORDERS database "
               "(schema.table), or with --engine spark a catalog table (catalog.schema.table; ORDERS then omitted)")
 GRID_HELP = "lead-scoring grid YAML (default: the shipped example rfm/presets/leads_grid.yaml)"

@@ -68,11 +68,22 @@ class ClvConfig(StrictModel):
     monthly_discount: float = Field(0.01, ge=0, lt=1, description="discount rate per month")
 
 
+class PropensityConfig(StrictModel):
+    """churn.method propensity: the gradient-boosted classifier and its calibration."""
+
+    seed: int = Field(0, ge=0, description="seed of the training/calibration split and the booster")
+    calibration: Literal["sigmoid", "isotonic"] = Field(
+        "sigmoid", description="how the held-out slice calibrates the probabilities (Platt or isotonic)"
+    )
+    calibration_share: float = Field(0.2, ge=0.05, le=0.5, description="share of training customers held out")
+
+
 class ChurnConfig(StrictModel):
-    method: Literal["none", "auto", "best", "bgnbd", "pnbd", "recency_ratio"] = "none"
+    method: Literal["none", "auto", "best", "bgnbd", "pnbd", "recency_ratio", "propensity"] = "none"
     horizon_days: int = Field(90, gt=0, description="expected_orders counts the next N days")
     time_unit_days: float = Field(7.0, gt=0, description="BG/NBD time unit (7 = weeks, as in the literature)")
     clv: ClvConfig = ClvConfig()
+    propensity: PropensityConfig = PropensityConfig()
     model: str | None = Field(None, description="a saved churn model (JSON) to apply instead of fitting")
 
 

@@ -121,3 +121,12 @@ def _yaml(path: Path) -> dict:
     import yaml
 
     return yaml.safe_load(path.read_text())
+
+
+def test_propensity_features_and_predictions(spark_session, generated):
+    """The learned propensity reads SQL features: exact sums on both engines, so the same model and the
+    same churn columns come out."""
+    duck, spark, duck_notes, spark_notes = both(generated["parquet"], {}, as_of="2024-06-30", churn="propensity")
+    assert set(duck["churn_method"]) == {"propensity"} and duck["churn_risk"].n_unique() > 50
+    assert_same(duck, spark, label="generated propensity")
+    assert duck_notes == spark_notes

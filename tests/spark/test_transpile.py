@@ -30,6 +30,8 @@ MAIN_BLOCKS = [
     "churn.build_stats",
     "churn.build_from_model",
     "churn.build_recency_ratio",
+    "churn.propensity_features",
+    "churn.propensity_category_mix",
 ]
 
 

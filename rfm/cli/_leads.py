@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Any
@@ -12,7 +13,7 @@ import polars as pl
 from rfm._files import output_format, write_frame
 from rfm.cli._tables import format_table
 from rfm.errors import InputError
-from rfm.leads import calibrate, contacts, history_window, load_grid, score_leads
+from rfm.leads import calibrate, calibrate_logistic, contacts, history_window, load_grid, score_leads
 
 
 def _table(frame: pl.DataFrame, formats: dict[str, str]) -> str:
@@ -77,9 +78,53 @@ def calibration_report(cal: Any) -> str:
     return "\n".join(lines)
 
 
+def scorecard_report(card: Any) -> str:
+    """The printed logistic calibration: the split, the per-rule table, the out-of-sample comparison."""
+    lines = [
+        f"Logistic scorecard as of {card.as_of}: {card.leads:,} leads, {card.conversions:,} converted; "
+        f"every {card.pdo:g} points double the odds; a lead with 0 points converts at "
+        f"{1 / (1 + math.exp(-card.intercept)):.2%} (L2 strength C = {card.regularisation:g}, chosen by 5-fold log-loss)",
+        "",
+        _table(
+            card.criteria,
+            {"rule": "{}", "kind": "{}", "leads": "{:,}", "coefficient": "{:+.3f}", "ci_low": "{:+.3f}",
+             "ci_high": "{:+.3f}", "odds_ratio": "{:.2f}", "points": "{:g}", "learned_points": "{:g}", "flag": "{}"},
+        ),
+        "",
+        f"Out of sample ({card.validation}); each grid's probabilities fitted on the training part only:",
+        _table(card.metrics, {"grid": "{}", "test_leads": "{:,}", "test_conversions": "{:,}", "auc": "{:.3f}",
+                              "log_loss": "{:.4f}", "brier": "{:.4f}"}),
+        "",
+        "Reliability on the test part: predicted vs actual conversion, by decile of the prediction",
+        _table(
+            card.reliability.pivot(on="grid", index="decile", values=["predicted", "actual"]),
+            {c: ("{}" if c == "decile" else "{:.3f}") for c in
+             card.reliability.pivot(on="grid", index="decile", values=["predicted", "actual"]).columns},
+        ),
+    ]
+    return "\n".join(lines)
+
+
 def cmd_leads_calibrate(args: argparse.Namespace) -> int:
     if args.write_grid:
         output_format(args.write_grid, ("yaml",))
+    if args.method == "logistic":
+        card = calibrate_logistic(args.leads, args.events, args.outcomes, args.grid, as_of=args.as_of, pdo=args.pdo,
+                                  split_date=args.split_date, folds=args.folds, min_leads=args.min_leads)
+        if args.format == "csv":
+            sys.stdout.write(card.criteria.write_csv())
+        elif args.format == "json":
+            sys.stdout.write(card.criteria.write_json() + "\n")
+        else:
+            print(scorecard_report(card))
+        if args.write_grid:
+            card.grid.write(args.write_grid)
+            if not args.quiet:
+                print(f"wrote the learned grid to {args.write_grid}", file=sys.stderr)
+        return 0
+    for flag in ("split_date", "folds"):
+        if getattr(args, flag) is not None:
+            raise InputError(f"--{flag.replace('_', '-')} applies to --method logistic only")
     cal = calibrate(args.leads, args.events, args.outcomes, args.grid, as_of=args.as_of, min_leads=args.min_leads)
     if args.format == "csv":
         sys.stdout.write(cal.criteria.write_csv())

@@ -200,12 +200,21 @@ def _add_leads(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", required=True, help="output file: .parquet or .csv (one row per lead and date)")
     p.set_defaults(handler="rfm.cli._leads:cmd_leads_history")
 
-    p = lsub.add_parser("calibrate", help="check the grid against conversions; suggest points by lift")
+    p = lsub.add_parser("calibrate", help="check the grid against conversions; suggest points by lift or learn them")
     _lead_inputs(p)
     p.add_argument("outcomes", help="outcomes: lead id, converted (true/false), optional conversion date")
     p.add_argument("--as-of", help="score as of this date (before the conversions); default: day after the last event")
     p.add_argument("--min-leads", type=int, default=30, help="rules applying to fewer leads are flagged (default 30)")
-    p.add_argument("--write-grid", help="write the suggested grid to this .yaml file (atomically)")
+    p.add_argument("--method", choices=("lift", "logistic"), default="lift",
+                   help="lift: points proportional to lift (in sample); logistic: a scorecard learned by "
+                        "regularised logistic regression, compared out of sample")
+    p.add_argument("--pdo", type=float, default=20.0,
+                   help="logistic: points that double the odds of conversion (default 20)")
+    p.add_argument("--split-date", help="logistic: leads created before this date train, later ones test "
+                                        "(default: the date by which 70%% of leads were created)")
+    p.add_argument("--folds", type=int, help="logistic: k-fold cross-validation instead of a time split "
+                                             "(the default without creation dates: 5)")
+    p.add_argument("--write-grid", help="write the suggested (or learned) grid to this .yaml file (atomically)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table: the full report; csv/json: the per-rule table only")
     p.set_defaults(handler="rfm.cli._leads:cmd_leads_calibrate")

@@ -7,6 +7,8 @@
 * :func:`score_leads` / :func:`lead_history` / :func:`history_window` -- polars pipelines
   over the leads and their events (``_scoring``, rules as expressions in ``_rules``);
 * :func:`calibrate` -- conversion and lift per rule, suggested points (``_calibrate``);
+* :func:`calibrate_logistic` -- a points grid learned by logistic regression, validated out of
+  sample against the current and the lift grid (``_logistic``, scikit-learn);
 * :func:`contacts` -- leads joined to customer scores and routed (``_contacts``);
 * the grid schema (:class:`LeadGrid`, :func:`load_grid`; example ``rfm/presets/leads_grid.yaml``).
 
@@ -17,6 +19,7 @@ synthetic leads generator lives in ``rfm.synthetic``.
 from rfm.leads._calibrate import SUGGESTED_TAG, Calibration, calibrate
 from rfm.leads._contacts import Contacts, contacts
 from rfm.leads._grid import CELLS, EXAMPLE_GRID, GRADES, LEVELS, STAGES, TIERS, LeadGrid, load_grid
+from rfm.leads._logistic import Scorecard, calibrate_logistic
 from rfm.leads._scoring import (
     OUTPUT_COLUMNS,
     LeadScores,
@@ -37,9 +40,11 @@ __all__ = [
     "TIERS",
     "Calibration",
     "Contacts",
+    "Scorecard",
     "LeadGrid",
     "LeadScores",
     "calibrate",
+    "calibrate_logistic",
     "contacts",
     "history_dates",
     "history_window",

@@ -220,6 +220,31 @@ def calibrate(
     """Compare the grid with conversions (see module docs); nothing is written."""
     prep = prepare(leads, events, grid)
     day = resolve_as_of(prep, as_of)
+    joined = labelled(prep, outcomes, day)
+    conv = int(joined["__converted"].sum())
+    base = conv / joined.height
+    stats = suggest_points(_rule_stats(joined, prep.grid, min_leads))
+    suggested = _suggested_grid(prep.grid, stats)
+    new_table, _ = scored_frame(dataclasses.replace(prep, grid=suggested), day)
+    rescored = new_table.select("lead_id", "fit_score", "engagement_score").join(
+        joined.lazy().select("lead_id", "__converted"), on="lead_id", how="inner"
+    ).collect(engine=ENGINE)
+    y = pl.col("__converted")
+    scores = {"fit": pl.col("fit_score"), "engagement": pl.col("engagement_score"),
+              "total": pl.col("fit_score") + pl.col("engagement_score")}
+    current = joined.select([_auc(e, y).alias(k) for k, e in scores.items()]).row(0)
+    new = rescored.select([_auc(e, y).alias(k) for k, e in scores.items()]).row(0)
+    auc = pl.DataFrame({"score": list(scores), "current": list(current), "suggested": list(new)})
+    return Calibration(
+        as_of=day, leads=joined.height, conversions=conv, base_rate=base, criteria=stats,
+        cells=_rate_table(joined, "priority", CELLS, base), tiers=_rate_table(joined, "tier", TIERS, base),
+        auc=auc, suggested_grid=suggested, warnings=prep.warnings,
+    )
+
+
+def labelled(prep: Prepared, outcomes: Any, day: date) -> pl.DataFrame:
+    """The scored leads as of ``day`` with each rule's contribution and ``__converted`` (after ``day``);
+    leads that converted on or before ``day`` are left out (with a warning); both outcomes must occur."""
     outcome, notes = _outcomes(prep, outcomes, day)
     for note in notes:
         prep.warn(note)
@@ -244,21 +269,4 @@ def calibrate(
             f"cannot calibrate: {conv:,} of {joined.height:,} scored leads converted after as_of {day}; "
             "calibration needs both converted and not converted leads (check the outcomes file and --as-of)"
         )
-    base = conv / joined.height
-    stats = suggest_points(_rule_stats(joined, prep.grid, min_leads))
-    suggested = _suggested_grid(prep.grid, stats)
-    new_table, _ = scored_frame(dataclasses.replace(prep, grid=suggested), day)
-    rescored = new_table.select("lead_id", "fit_score", "engagement_score").join(
-        joined.lazy().select("lead_id", "__converted"), on="lead_id", how="inner"
-    ).collect(engine=ENGINE)
-    y = pl.col("__converted")
-    scores = {"fit": pl.col("fit_score"), "engagement": pl.col("engagement_score"),
-              "total": pl.col("fit_score") + pl.col("engagement_score")}
-    current = joined.select([_auc(e, y).alias(k) for k, e in scores.items()]).row(0)
-    new = rescored.select([_auc(e, y).alias(k) for k, e in scores.items()]).row(0)
-    auc = pl.DataFrame({"score": list(scores), "current": list(current), "suggested": list(new)})
-    return Calibration(
-        as_of=day, leads=joined.height, conversions=conv, base_rate=base, criteria=stats,
-        cells=_rate_table(joined, "priority", CELLS, base), tiers=_rate_table(joined, "tier", TIERS, base),
-        auc=auc, suggested_grid=suggested, warnings=prep.warnings,
-    )
+    return joined

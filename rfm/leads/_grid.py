@@ -378,6 +378,15 @@ class Checks(StrictModel):
 # --- the grid ----------------------------------------------------------------------------
 
 
+class ConversionModel(StrictModel):
+    """Written by ``rfm leads calibrate --method logistic``: points are log-odds, so the grid gives a
+    probability, ``conversion_probability = 1 / (1 + exp(-(intercept + ln 2 x (fit + engagement) / pdo)))``."""
+
+    intercept: float = Field(description="log-odds of conversion of a lead with 0 points")
+    pdo: float = Field(gt=0, description="points that double the odds of conversion")
+    fitted: str = Field("", description="what the model was learned from (leads, conversions, as_of)")
+
+
 class LeadGrid(YamlModel):
     description: str = ""
     columns: ColumnsConfig = ColumnsConfig()
@@ -391,6 +400,7 @@ class LeadGrid(YamlModel):
     explain_top: int = Field(3, ge=1, le=20)
     contacts: ContactsConfig = ContactsConfig()
     checks: Checks = Checks()
+    conversion_model: ConversionModel | None = None
 
     @field_validator("event_types")
     @classmethod

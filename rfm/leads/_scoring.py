@@ -17,6 +17,7 @@ a score.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -268,6 +269,15 @@ def _events(prep: Prepared, as_of: date) -> pl.LazyFrame:
     return et.frame.select(cols)
 
 
+def created_dates(prep: Prepared) -> pl.DataFrame | None:
+    """lead_id and ``__created`` (the local creation date) when the leads have a creation date column."""
+    g, lt = prep.grid, prep.leads
+    if lt.mapping.get("created_date") is None:
+        return None
+    day = local_date("created_date", lt.schema["created_date"], g.timestamps.timezone, g.timestamps.format)
+    return lt.frame.select("lead_id", day.alias("__created")).collect(engine=ENGINE)
+
+
 def scored_frame(prep: Prepared, as_of: date, *, keep_contributions: bool = False) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The lazy scored table as of ``as_of`` and a lazy per-lead event count (for unknown-lead reports)."""
     g, lt = prep.grid, prep.leads
@@ -304,7 +314,13 @@ def scored_frame(prep: Prepared, as_of: date, *, keep_contributions: bool = Fals
     )
     for step in R.explanation_steps(g):
         frame = frame.with_columns(step)
-    table = frame.select(*OUTPUT_COLUMNS, *keep).sort("lead_id")
+    model = []
+    if g.conversion_model is not None:  # a logistic scorecard: its points are log-odds
+        m = g.conversion_model
+        log_odds = m.intercept + math.log(2) * (pl.col("__fit") + pl.col("__eng")) / m.pdo
+        frame = frame.with_columns((1 / (1 + (-log_odds).exp())).alias("conversion_probability"))
+        model = ["conversion_probability"]
+    table = frame.select(*OUTPUT_COLUMNS, *model, *keep).sort("lead_id")
     counts = agg.select("lead_id", "__n_events")
     return table, counts
 

@@ -253,6 +253,8 @@ def _churn_risk(ctx: Context, block: Block, action: str | None) -> Built:
 def _revenue_at_risk(ctx: Context, block: Block, action: str | None) -> Built:
     if not ctx.data.has_churn:
         return Note(NO_CHURN)
+    if _no_p_alive(ctx):
+        return Note(f"Revenue at risk weighs recent revenue by 1 − P(alive): {NO_P_ALIVE}.")
     return C.revenue_at_risk(
         ctx.data.segments,
         ctx.segments,
@@ -339,16 +341,28 @@ def _f_risk(ctx: Context, action: str | None) -> Figure:
     )
 
 
+def _no_p_alive(ctx: Context) -> bool:
+    """churn.method propensity predicts orders in the horizon, not P(alive): no figure may pretend it does."""
+    return ctx.data.has_churn and ctx.data.churn_method == "propensity"
+
+
+NO_P_ALIVE = "churn.method propensity does not model P(alive); see the churn risk"
+
+
 def _f_gone(ctx: Context, action: str | None) -> Figure:
     h = _head(ctx)
     if not ctx.data.has_churn:
         return Figure("Likely gone", "n/a", "score with --churn auto")
+    if _no_p_alive(ctx):
+        return Figure("Likely gone", "n/a", NO_P_ALIVE)
     share = h["likely_gone"] / h["customers"] if h["customers"] else 0.0
     return Figure("Likely gone", f"{h['likely_gone']:,}", f"{share:.1%} of customers have P(alive) < 0.5")
 
 
 def _f_at_risk(ctx: Context, action: str | None) -> Figure:
     h = _head(ctx)
+    if _no_p_alive(ctx):
+        return Figure("Revenue at risk", "n/a", NO_P_ALIVE)
     if h["revenue_at_risk"] is None:
         return Figure("Revenue at risk", "n/a", "score with --churn auto")
     share = h["revenue_at_risk"] / h["recent_revenue"] if h["recent_revenue"] else 0.0

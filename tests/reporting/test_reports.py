@@ -693,7 +693,7 @@ def test_run_report_churn_with_backtest_and_notes(tmp_path):
     assert "Scored as of 2024-10-03 and compared with the orders up to 2025-01-01." in page
     specs = specs_of(page)
     tx = next(s for cid, s in specs.items() if cid.endswith("backtest_transactions"))
-    assert len(rows(tx)) == 8 * 4  # actual and the three methods
+    assert len(rows(tx)) == 8 * 5  # actual and the four methods
     # a calibration end with no holdout: the backtest is skipped with the reason, the rest is drawn
     page = run_report(
         "churn", DEMO_ORDERS, config=DEMO_CONFIG, out=tmp_path / "late.html", calibration_end="2024-12-31"
@@ -703,6 +703,21 @@ def test_run_report_churn_with_backtest_and_notes(tmp_path):
     page = run_report("churn", DEMO_ORDERS, config=DEMO_CONFIG, out=tmp_path / "nb.html", backtest=False)[0].read_text()
     assert "Backtest left out (--no-backtest)." in page
     assert not any(cid.startswith("backtest-") for cid in specs_of(page))
+
+
+def test_churn_report_with_propensity_makes_up_no_p_alive(tmp_path):
+    """The learned propensity predicts orders, not P(alive): "likely gone" and revenue at risk say so
+    instead of counting 0 customers below a P(alive) that does not exist."""
+    page = run_report("churn", DEMO_ORDERS, config={"churn": {"method": "propensity"}}, out=tmp_path / "p.html",
+                      backtest=False)[0].read_text()
+    cards = dict((label, (value, note)) for label, value, note in re.findall(
+        r'<div class="card"><div class="label">(.*?)</div><div class="value">(.*?)</div>'
+        r'<div class="note">(.*?)</div></div>', page))
+    assert cards["Churn model"][0] == "propensity"
+    assert cards["Likely gone"] == ("n/a", "churn.method propensity does not model P(alive); see the churn risk")
+    assert cards["Revenue at risk"] == ("n/a", "churn.method propensity does not model P(alive); see the churn risk")
+    assert float(cards["Mean churn risk"][0]) > 0
+    assert "Revenue at risk weighs recent revenue by 1 − P(alive)" in page
 
 
 def test_demo_writes_every_report(demo_reports):

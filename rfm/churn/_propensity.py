@@ -23,7 +23,8 @@ mean and spread of the gaps between purchase days, purchase days and spend in
 the last horizon and in the one before (the trend), purchase days in the last
 year, the returns share, and, with a category column, the number of
 categories bought and the main category's share of spend.  Missing values (no
-gap for a one-time buyer) are left missing: the booster routes them itself.
+gap for a one-time buyer) are left missing: the booster routes them itself; a
+feature missing for every training customer is left out (``features_empty``).
 
 Deterministic: rows are ordered by customer_id, every random choice is seeded,
 and the boosters' histograms are summed per feature, so the thread count does
@@ -87,7 +88,15 @@ def fit_propensity(
             f"{train.height:,} customers before {train_end}, of whom {counts[1]:,} ordered in the next {horizon} days "
             f"and {counts[0]:,} did not: too few to learn from (at least {MIN_PER_CLASS} of each are needed)"
         )
-    learned = learn(train.select(names).to_numpy(), future, cfg)
+    # a feature no training customer has (no one with two gaps yet) tells the booster nothing
+    empty = tuple(n for n in names if train[n].null_count() == train.height)
+    names = tuple(n for n in names if n not in empty)
+    try:
+        learned = learn(train.select(names).to_numpy(), future, cfg)
+    except ValueError as exc:  # scikit-learn's refusals become this method's
+        raise ModelError(
+            f"the propensity model could not be fitted on the customers before {train_end}: {exc}"
+        ) from None
     if learned.record["held_out_auc"] < MIN_HELD_OUT_AUC:
         raise ModelError(
             f"the propensity model ranks the held-out customers no better than chance (AUC "
@@ -95,7 +104,7 @@ def fit_propensity(
             f"{MIN_HELD_OUT_AUC}): their features before {train_end} say little about who ordered after it"
         )
     p_order, expected = learned.predict(now.select(names).to_numpy())
-    record = {"features": list(names), "train_end": train_end.isoformat(),
+    record = {"features": list(names), "features_empty": list(empty), "train_end": train_end.isoformat(),
               "label": f"a purchase day in ({train_end}, {as_of}]", **learned.record}
     predictions = pl.DataFrame({"customer_id": now["customer_id"], "p_order": p_order, "expected_orders": expected})
     return record, predictions

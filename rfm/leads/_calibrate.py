@@ -200,6 +200,7 @@ def _suggested_grid(grid: LeadGrid, stats: pl.DataFrame) -> LeadGrid:
 
     new = grid.model_copy(
         update={
+            "conversion_model": None,  # lift points are not log-odds: a learned intercept no longer applies
             "fit": grid.fit.model_copy(update={"criteria": [suggested(c) for c in grid.fit.criteria]}),
             "engagement": grid.engagement.model_copy(update={"rules": [suggested(r) for r in grid.engagement.rules]}),
         }
@@ -249,7 +250,8 @@ def labelled(prep: Prepared, outcomes: Any, day: date) -> pl.DataFrame:
     for note in notes:
         prep.warn(note)
     table, _ = scored_frame(prep, day, keep_contributions=True)
-    joined = table.join(outcome, on="lead_id", how="left").collect(engine=ENGINE)
+    # sorted again: a streaming join does not keep row order, and seeded folds need a fixed one
+    joined = table.join(outcome, on="lead_id", how="left").collect(engine=ENGINE).sort("lead_id")
     missing = joined.filter(pl.col("__converted").is_null())["lead_id"]
     if missing.len():
         prep.warn(

@@ -15,8 +15,9 @@
    effects keep different points.  The written grid carries the intercept
    (``conversion_model``), and scoring with it adds ``conversion_probability``.
    Score caps and floors of the current grid were in its own points, so the
-   learned grid has none (a cap would bend the log-odds); grade thresholds move
-   so each grade holds about the share of leads it held under the current grid.
+   learned grid has none (a cap would bend the log-odds); grade thresholds and the
+   stages' minimum scores move so each holds about the share of leads it held
+   under the current grid.
 4. **Uncertainty.** 95 % intervals from the Hessian of the penalised
    log-likelihood at the fit (``X'WX + I/C``); a criterion whose interval spans
    zero is flagged: the data cannot tell its sign.
@@ -47,7 +48,7 @@ from rfm.errors import InputError
 from rfm.inputs import parse_date
 from rfm.leads import _rules as R
 from rfm.leads._calibrate import SUGGESTED_TAG, _rule_stats, _suggested_grid, labelled, suggest_points
-from rfm.leads._grid import Bounds, ConversionModel, LeadGrid
+from rfm.leads._grid import STAGES, Bounds, ConversionModel, LeadGrid
 from rfm.leads._scoring import ENGINE, Prepared, created_dates, prepare, resolve_as_of, scored_frame
 
 DEFAULT_PDO = 20.0
@@ -108,6 +109,11 @@ def calibrate_logistic(
         frame = frame.join(created, on="lead_id", how="left", maintain_order="left")
     x = frame.select(["__u_" + n for n in names]).to_numpy().astype(float)
     y = frame["__converted"].to_numpy().astype(int)
+    if not (x.std(axis=0) > 0).any():
+        raise InputError(
+            f"cannot learn a scorecard: no rule of {prep.grid.source} varies among the {len(y):,} scored leads "
+            "(each applies to every lead or to none); check the grid's fields and event types against the data"
+        )
     splits, how = _splits(frame, y, created is not None, split_date, folds, seed, prep)
     predictions = _validate(prep, day, frame, x, y, splits, pdo, min_leads, seed)
     final = _fit(x, y, seed)
@@ -137,16 +143,22 @@ def unit_grid(grid: LeadGrid) -> LeadGrid:
 def _fit(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
     """L2 logistic regression, strength by 5-fold log-loss; constant columns get coefficient 0."""
     # scikit-learn loads on first use: only the logistic scorecard needs it here.
-    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import StratifiedKFold
 
     varying = x.std(axis=0) > 0
     coef = np.zeros(x.shape[1])
-    cv = StratifiedKFold(n_splits=min(5, int(np.bincount(y).min())), shuffle=True, random_state=seed)
+    fewest = int(np.bincount(y, minlength=2).min())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter and sklearn's FutureWarnings
-        model = LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=cv, scoring="neg_log_loss", max_iter=5000)
+        if fewest >= 2:
+            cv = StratifiedKFold(n_splits=min(5, fewest), shuffle=True, random_state=seed)
+            model = LogisticRegressionCV(Cs=np.logspace(-3, 3, 13), cv=cv, scoring="neg_log_loss", max_iter=5000)
+        else:  # one lead of an outcome (a small training fold): no inner folds, the default strength
+            model = LogisticRegression(C=1.0, max_iter=5000)
         model.fit(x[:, varying], y)
+    if not hasattr(model, "C_"):
+        model.C_ = np.array([1.0])
     coef[varying] = model.coef_[0]
     return {"intercept": float(model.intercept_[0]), "coef": coef, "C": float(model.C_[0]), "varying": varying}
 
@@ -324,6 +336,18 @@ def _learned_grid(
         "fit": _threshold(frame["fit_score"].to_numpy(), new_fit, grid.grades.fit),
         "engagement": _threshold(frame["engagement_score"].to_numpy(), new_eng, grid.grades.engagement),
     })
+    cur_fit, cur_eng = frame["fit_score"].to_numpy(), frame["engagement_score"].to_numpy()
+    stages = {}
+    for name in STAGES[1:]:
+        cond = getattr(grid.stages, name)
+        if cond is not None and (cond.min_fit_score is not None or cond.min_engagement_score is not None):
+            cond = cond.model_copy(update={
+                "min_fit_score": None if cond.min_fit_score is None
+                else _threshold(cur_fit, new_fit, [cond.min_fit_score])[0],
+                "min_engagement_score": None if cond.min_engagement_score is None
+                else _threshold(cur_eng, new_eng, [cond.min_engagement_score])[0],
+            })
+        stages[name] = cond
     model = ConversionModel(intercept=round(fit["intercept"], 6), pdo=pdo,
                             fitted=f"{leads:,} leads scored as of {day}, {conversions:,} converted after it")
     new = grid.model_copy(update={
@@ -333,7 +357,7 @@ def _learned_grid(
             "rules": rules, "cap": None, "floor": None,
             "groups": {k: g.model_copy(update={"cap": None, "floor": None}) for k, g in grid.engagement.groups.items()},
         }),
-        "grades": grades, "conversion_model": model,
+        "grades": grades, "conversion_model": model, "stages": grid.stages.model_copy(update=stages),
     })
     new._source = f"learned from {grid.source}"
     return new

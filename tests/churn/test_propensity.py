@@ -162,3 +162,40 @@ def test_model_json_says_what_was_learned_and_is_not_reused(generated, tmp_path)
     with pytest.raises(ConfigError, match=r"a propensity model is not reused: it is trained afresh on the history "
                                           r"up to each as_of date"):
         rfm.churn.ChurnModel.load(tmp_path / "scores.churn.json")
+
+
+def test_a_young_store_learns_without_the_gap_features():
+    """Before the training cut-off every customer has bought once: the gap features are empty for all
+    of them, and are left out instead of crashing the booster (review of issue 15)."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(400):
+        first = date(2024, 3, 1) + timedelta(days=int(rng.integers(0, 31)))
+        rows.append((f"c{i:03d}", f"o{i}a", first, 20.0))
+        if rng.random() < (0.8 if first.day >= 16 else 0.2):  # late-March buyers come back
+            rows.append((f"c{i:03d}", f"o{i}b", date(2024, 4, 2) + timedelta(days=int(rng.integers(0, 89))), 25.0))
+    frame = pl.DataFrame(rows, schema=["customer_id", "order_id", "order_date", "amount"], orient="row")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = rfm.score_customers(frame, as_of="2024-06-30", churn="propensity")
+    p = result.churn.propensity
+    assert p["train_end"] == "2024-04-01" and p["features_empty"] == ["gap_mean_days", "gap_sd_days"]
+    assert "gap_mean_days" not in p["features"] and p["held_out_auc"] > 0.7
+
+
+def test_a_history_that_predicts_nothing_is_refused():
+    """Everyone buys at the same random pace: the past says nothing about the next 90 days, so the
+    booster ranks its held-out slice at chance and the model is refused, not calibrated."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(4000):
+        for k, d in enumerate(np.sort(rng.integers(0, 365, rng.poisson(6)))):
+            rows.append((f"c{i:04d}", f"o{i}-{k}", date(2023, 7, 1) + timedelta(days=int(d)), 30.0))
+    frame = pl.DataFrame(rows, schema=["customer_id", "order_id", "order_date", "amount"], orient="row")
+    with pytest.raises(ModelError, match=r"the propensity model ranks the held-out customers no better than chance "
+                                         r"\(AUC 0\.[45]\d\d on [\d,]+, below 0\.55\)"):
+        rfm.score_customers(frame, as_of="2024-06-30", churn="propensity")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = rfm.churn.run_backtest(Orders(frame), calibration_end="2024-03-31", horizon_days=90)
+    assert "no better than chance" in bt.failures["propensity"] and "recency_ratio" in bt.methods  # no crash

@@ -46,7 +46,7 @@ class Orders(OrderHistory):
     ) -> CustomerScores:
         """Score every customer as of ``as_of`` (inclusive: orders on that day count), then the steps.
 
-        ``churn`` overrides ``churn.method`` (none, auto, bgnbd, recency_ratio);
+        ``churn`` overrides ``churn.method`` (none, auto, best, bgnbd, pnbd, recency_ratio, propensity);
         ``churn_model`` applies a saved :class:`rfm.churn.ChurnModel` instead of
         fitting.  ``offers`` (or config ``offers``) names an offer catalogue:
         adds next_best_offer, offer_fit and offer_reason; ``offers=False``

@@ -103,7 +103,7 @@ def test_imports_inside_functions_are_the_documented_lazy_loads():
         ("rfm/churn/_propensity.py", "sklearn.frozen:FrozenEstimator"),
         ("rfm/churn/_propensity.py", "sklearn.metrics:log_loss,roc_auc_score"),
         ("rfm/churn/_propensity.py", "sklearn.model_selection:train_test_split"),
-        ("rfm/leads/_logistic.py", "sklearn.linear_model:LogisticRegressionCV"),  # the logistic scorecard only
+        ("rfm/leads/_logistic.py", "sklearn.linear_model:LogisticRegression,LogisticRegressionCV"),  # the scorecard
         ("rfm/leads/_logistic.py", "sklearn.linear_model:LogisticRegression"),
         ("rfm/leads/_logistic.py", "sklearn.model_selection:StratifiedKFold"),
         ("rfm/engine/_settings.py", "rfm.engine._spark:SparkEngine"),  # pyspark + sqlglot: the optional extra

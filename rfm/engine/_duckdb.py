@@ -29,6 +29,10 @@ from rfm.errors import EngineError
 CSV_TYPES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR")
 
 
+#: The memory limit when none is given (see the README, "rfm score").
+DEFAULT_MEMORY_LIMIT = "50%"
+
+
 class DuckDBEngine(Engine):
     """DuckDB in process (see the module docstring)."""
 
@@ -52,8 +56,9 @@ class DuckDBEngine(Engine):
         except duckdb.Error:  # without ICU, DuckDB works in UTC anyway
             pass
         with translated("engine settings: "):
-            if memory_limit:
-                self._con.execute("SET memory_limit = $m", {"m": memory_limit})
+            # DuckDB's own default, 80 % of the machine, leaves too little for Python (model arrays,
+            # frames handed to polars, the report) and for the rest of the machine: half by default
+            self._con.execute("SET memory_limit = $m", {"m": memory_limit or DEFAULT_MEMORY_LIMIT})
             if threads:
                 self._con.execute("SET threads = $t", {"t": threads})
             # spill files go under the system temp directory, never beside the outputs

@@ -110,3 +110,15 @@ def test_views_and_lazy_queries_keep_the_tables_they_read_alive():
     engine.rows("customers.refund_only_customers", {"totals": totals(engine)})  # drops whatever was released
     assert rows.pl().row(0) == (1, 3)
     assert view.pl()["copies"].to_list() == [1]
+
+
+def test_default_memory_limit_is_half_the_machine():
+    import duckdb
+
+    def limit(con) -> str:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    half = duckdb.connect()
+    half.execute("SET memory_limit = '50%'")
+    assert limit(Engine()._con) == limit(half) != limit(duckdb.connect())  # not DuckDB's 80 %
+    assert limit(Engine(memory_limit="1GB")._con) == limit(duckdb.connect(config={"memory_limit": "1GB"}))

@@ -3,6 +3,7 @@
     python bench/run.py --lines 10M [--lines-per-order 1.5] [--runs 3]
                         [--peers-python /path/to/bench-venv/bin/python] [--timeout 600]
                         [--memory-cap 18] [--memory-limit 4GB] [--skip CASE ...] [--out table.md]
+                        [--json results.json] [--compare earlier.json]
 
 For each size it generates the order lines once with ``rfm generate`` (cached
 in --data-dir by size and lines per order; about one customer per ten lines),
@@ -28,7 +29,9 @@ Then it checks agreement: our recency/frequency/monetary equal, customer for
 customer, those of the floor's query with our two rules added (excluded
 statuses dropped; only purchase lines, amount >= 0, make an order a visit).
 The markdown table (with date, machine and versions) goes to stdout and
---out.  Not a test: run by hand, paste the table into the README.
+--out; --json saves the numbers, and --compare REF (an earlier --json) adds a
+table of each case now against then, so a change's effect is one command.
+Not a test: run by hand, paste the table into the README.
 """
 
 from __future__ import annotations
@@ -229,7 +232,12 @@ def main() -> None:
                     help="give every rfm case --memory-limit (as a user with 100 M lines would)")
     ap.add_argument("--skip", nargs="*", default=[], help="case keys to leave out (floor is always run)")
     ap.add_argument("--out", help="also write the markdown to this file")
+    ap.add_argument("--json", help="also write the results (seconds, GiB, x floor per case) to this JSON file")
+    ap.add_argument("--compare", metavar="REF", help="a JSON file of an earlier run (--json): print each case's "
+                                                       "time and x floor against it")
     args = ap.parse_args()
+    reference = json.loads(Path(args.compare).read_text()) if args.compare else None
+    saved: dict[str, dict[str, dict[str, float | str]]] = {}
 
     data = Path(args.data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -259,7 +267,16 @@ def main() -> None:
                           [rfm_bin, "score", str(path), "-q", "--churn", "bgnbd", "-o", out("scores_churn.parquet")]),
                 "offers": ("rfm score --offers (demo catalogue)",
                            [rfm_bin, "score", str(path), "-q", "--offers", str(offers), "-o", out("scores_offers.parquet")]),
+                "pnbd": ("rfm score --churn pnbd (+ CLV)",
+                         [rfm_bin, "score", str(path), "-q", "--churn", "pnbd", "-o", out("scores_pnbd.parquet")]),
+                "propensity": ("rfm score --churn propensity",
+                               [rfm_bin, "score", str(path), "-q", "--churn", "propensity",
+                                "-o", out("scores_propensity.parquet")]),
                 "report": ("rfm report segments", [rfm_bin, "report", "segments", str(path), "-q", "-o", out("report.html")]),
+                "report_campaign": ("rfm report campaign",
+                                    [rfm_bin, "report", "campaign", str(path), "-q", "-o", out("campaign.html")]),
+                "report_churn": ("rfm report churn",
+                                 [rfm_bin, "report", "churn", str(path), "-q", "-o", out("churn.html")]),
                 # Spark (local session, all cores): its own floor, then the same commands with --engine spark
                 "spark_floor": ("Spark floor: scan + GROUP BY (count DISTINCT), collected",
                                 [sys.executable, "-c", SPARK_FLOOR, str(path)]),
@@ -293,6 +310,11 @@ def main() -> None:
                 "SELECT count(*), count(DISTINCT customer_id), count(DISTINCT order_id) FROM read_parquet($p)",
                 params={"p": str(path)}).fetchall()[0]
             floor = statistics.median(results["floor"].times)
+            size = saved.setdefault(f"{label} x {lpo:g}", {})
+            for key, res in results.items():
+                med = statistics.median(res.times)
+                size[key] = {"name": cases[key][0], "status": res.status, "median_s": med, "min_s": min(res.times),
+                             "max_s": max(res.times), "rss_gib": res.rss_gib, "x_floor": med / floor}
             lines_md += [f"**{n_lines:,} order lines** ({n_orders:,} orders, {n_cust:,} customers, "
                          f"{n_lines / n_orders:.2f} lines per order), Parquet {path.stat().st_size / 2**20:,.0f} MiB", "",
                          "| case | median s (min–max) | peak RSS GiB | × floor |", "|---|---|---|---|"]
@@ -314,10 +336,34 @@ def main() -> None:
             for f in tmp.glob("**/*"):
                 if f.is_file():
                     f.unlink()
+    if reference is not None:
+        lines_md += compare(saved, reference, args.compare)
     text = "\n".join(lines_md)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"measured": time.strftime("%Y-%m-%d"), "machine": machine(),
+                                               "results": saved}, indent=2) + "\n")
+
+
+def compare(now: dict[str, dict[str, dict]], ref: dict, ref_path: str) -> list[str]:
+    """Markdown rows: each case's median and x floor now and in the reference run, and now / then."""
+    out = [f"Compared with {ref_path} ({ref.get('measured', '?')}, {ref.get('machine', '?')}):", ""]
+    for size, cases in now.items():
+        before = ref.get("results", {}).get(size, {})
+        out += [f"**{size}**", "", "| case | s now | s then | now / then | × floor now | × floor then |",
+                "|---|---|---|---|---|---|"]
+        for key, case in cases.items():
+            old = before.get(key)
+            if case["status"] or not old or old["status"]:
+                why = case["status"] or (old["status"] if old else "not in the reference")
+                out.append(f"| {case['name']} | – | – | {why} | – | – |")
+                continue
+            out.append(f"| {case['name']} | {case['median_s']:.2f} | {old['median_s']:.2f} | "
+                       f"{case['median_s'] / old['median_s']:.2f} | {case['x_floor']:.2f} | {old['x_floor']:.2f} |")
+        out.append("")
+    return out
 
 
 if __name__ == "__main__":

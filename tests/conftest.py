@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import pytest
+
+# The Vega bundle cache (rfm/reporting/_html.py) of a test run lives in a temp folder, not in ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="rfm-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

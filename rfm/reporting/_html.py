@@ -11,11 +11,15 @@ offline and cannot phone home; script errors are shown in a box at the top.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -78,13 +82,46 @@ class Page:
 
 @cache
 def vega_bundle() -> str:
-    """vega + vega-lite + vega-embed as one script (matching Altair's Vega-Lite version when available)."""
+    """vega + vega-lite + vega-embed as one script (matching Altair's Vega-Lite version when available).
+
+    Building it takes vl-convert about a second; it is built once per process and kept on disk
+    (``$XDG_CACHE_HOME/rfm``, else ``~/.cache/rfm``) under the vl-convert and Vega-Lite versions, so
+    the next command reuses it.  A cache that cannot be read or written is simply not used."""
     wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     version = wanted if wanted in vlc.get_vegalite_versions() else None
-    bundle = vlc.javascript_bundle(vl_version=version)
-    if "</script" in bundle.lower() or "<!--" in bundle:
+    path = _cache_dir() / f"vega-bundle-vlc{getattr(vlc, '__version__', 'unknown')}-vl{version or 'default'}.js"
+    try:
+        bundle = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        bundle = ""
+    if not _inlinable(bundle):  # absent, or not a bundle that can sit in a page: built again
+        bundle = vlc.javascript_bundle(vl_version=version)
+        _keep(path, bundle)
+    if not _inlinable(bundle):
         raise RuntimeError("the Vega bundle contains '</script' or '<!--' and cannot be inlined")
     return bundle
+
+
+def _inlinable(bundle: str) -> bool:
+    return len(bundle) > 100_000 and "</script" not in bundle.lower() and "<!--" not in bundle
+
+
+def _keep(path: Path, text: str) -> None:
+    """Write a cache file atomically, outside the run's outputs (it is not one: it lands even when the
+    run fails, and two reports of one run may both want it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as f:
+            f.write(text)
+        os.replace(f.name, path)
+    except OSError:
+        with contextlib.suppress(OSError, NameError):
+            os.unlink(f.name)
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rfm"
 
 
 def library_versions() -> str:

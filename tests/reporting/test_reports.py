@@ -705,6 +705,26 @@ def test_run_report_churn_with_backtest_and_notes(tmp_path):
     assert not any(cid.startswith("backtest-") for cid in specs_of(page))
 
 
+def test_vega_bundle_is_kept_on_disk_and_rebuilt_when_unusable(tmp_path, monkeypatch):
+    from rfm.reporting import _html
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _html.vega_bundle.cache_clear()
+    try:
+        built = _html.vega_bundle()
+        kept = list((tmp_path / "rfm").glob("vega-bundle-vlc*-vl*.js"))
+        assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == built
+        marked = built.replace("vega", "VEGA-FROM-CACHE", 1)  # a cached copy is what the next process reads
+        kept[0].write_text(marked, encoding="utf-8")
+        _html.vega_bundle.cache_clear()
+        assert _html.vega_bundle() == marked
+        kept[0].write_text("<!-- not a bundle -->", encoding="utf-8")  # unusable: built again, and kept
+        _html.vega_bundle.cache_clear()
+        assert _html.vega_bundle() == built == kept[0].read_text(encoding="utf-8")
+    finally:
+        _html.vega_bundle.cache_clear()
+
+
 def test_churn_report_with_propensity_makes_up_no_p_alive(tmp_path):
     """The learned propensity predicts orders, not P(alive): "likely gone" and revenue at risk say so
     instead of counting 0 customers below a P(alive) that does not exist."""

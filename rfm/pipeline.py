@@ -128,22 +128,26 @@ def run_backtest(
     engine: str | None = None,
     spark_remote: str | None = None,
     query: str | None = None,
+    methods: tuple[str, ...] | None = None,
 ) -> Backtest:
-    """The churn backtest (``rfm.churn.run_backtest``) of ``orders`` (a source, or orders already loaded,
-    which it reuses); with an offer catalogue, also the top offer's hit rate over the same holdout."""
+    """The churn backtest (``rfm.churn.run_backtest``, of ``methods``, default every one) of ``orders`` (a
+    source, or orders already loaded, which it reuses); with an offer catalogue, also the top offer's hit
+    rate over the same holdout."""
     if isinstance(orders, OrderHistory):
         if config is not None or table is not None or engine is not None:
             raise TypeError("run_backtest: the orders are already loaded with their config; drop config=, table=, engine=")
         history = orders
-        return _backtest(history, calibration_end, horizon_days, offers)
+        return _backtest(history, calibration_end, horizon_days, offers, methods)
     with Orders(orders, config, table=table, query=query, engine=engine, spark_remote=spark_remote) as history:
-        return _backtest(history, calibration_end, horizon_days, offers)
+        return _backtest(history, calibration_end, horizon_days, offers, methods)
 
 
 def _backtest(
-    history: OrderHistory, calibration_end: date | str, horizon_days: int | None, offers: Any
+    history: OrderHistory, calibration_end: date | str, horizon_days: int | None, offers: Any,
+    methods: tuple[str, ...] | None = None,
 ) -> Backtest:
-    result = churn_backtest(history, calibration_end=calibration_end, horizon_days=horizon_days)
+    result = churn_backtest(history, calibration_end=calibration_end, horizon_days=horizon_days,
+                            **({"methods": methods} if methods is not None else {}))
     if offers is None:
         return result
     catalogue = load_catalogue(offers)

@@ -165,11 +165,16 @@ def run_backtest(
     calibration_end: date | str,
     horizon_days: int | None = None,
     keep_predictions: bool = False,
+    methods: tuple[str, ...] = METHODS,
 ) -> Backtest:
-    """Score ``orders`` as of ``calibration_end`` with both churn methods and compare with the holdout.
+    """Score ``orders`` as of ``calibration_end`` with each of ``methods`` (default: every method) and
+    compare with the holdout.
 
     ``keep_predictions`` keeps the per-customer predictions and actuals on the
     result (:attr:`Backtest.predictions`); by default only the summaries are kept."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise InputError(f"--methods: {', '.join(unknown) or 'none given'}; choose from {', '.join(METHODS)}")
     cal_end = parse_date(calibration_end, "calibration_end")
     horizon = int(horizon_days or orders.config.churn.horizon_days)
     if horizon <= 0:
@@ -185,9 +190,12 @@ def run_backtest(
     failures: dict[str, str] = {}
     base = None
     scores = orders.score_rfm(as_of=cal_end)
-    for method in METHODS:
+    stats = None if churn_config.model else orders.engine.create(  # once, for every method (a saved model
+        "churn.build_stats", {"orders": orders.order_table}, as_of=cal_end,  # brings its own time unit)
+        time_unit_days=churn_config.time_unit_days)
+    for method in dict.fromkeys(methods):
         try:
-            scored = add_churn(orders, scores, config=churn_config, method=method)
+            scored = add_churn(orders, scores, config=churn_config, method=method, stats=stats)
         except ModelError as exc:
             failures[method] = str(exc)
             continue

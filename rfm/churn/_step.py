@@ -126,12 +126,14 @@ def add_churn(
     model: ChurnModel | str | Path | None = None,
     selection: str | None = None,
     notes_before: tuple[str, ...] = (),
+    stats: Table | None = None,
 ) -> CustomerScores:
     """``scores`` with p_alive, churn_risk, expected orders, expected AOV and CLV added, as of ``scores.as_of``.
 
     ``config`` defaults to the scores' config ``churn:`` section; ``method``
     overrides its method; ``model`` (or ``churn.model``) applies a saved
-    :class:`ChurnModel` instead of fitting.  Reads the order table of ``orders``."""
+    :class:`ChurnModel` instead of fitting.  Reads the order table of ``orders``; ``stats`` is the
+    ``churn.build_stats`` table of ``scores.as_of`` when the caller already built it."""
     started = time.perf_counter()
     cfg = config or scores.config.churn
     method = method or cfg.method
@@ -143,7 +145,8 @@ def add_churn(
         _reusable(model, "the churn model given")
     unit = model.time_unit_days if model else cfg.time_unit_days
     engine, label, as_of = orders.engine, orders.source.label, scores.as_of
-    stats = engine.create("churn.build_stats", {"orders": orders.order_table}, as_of=as_of, time_unit_days=unit)
+    if stats is None:  # a backtest passes the table it built once for every method
+        stats = engine.create("churn.build_stats", {"orders": orders.order_table}, as_of=as_of, time_unit_days=unit)
     n = stats.count()
     notes: list[str] = list(notes_before)
 

@@ -115,6 +115,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     result = run_backtest(
         args.orders, args.config, calibration_end=args.calibration_end, horizon_days=parse_days(args.horizon),
         table=args.table, offers=args.offers, engine=args.engine, spark_remote=args.spark_remote, query=args.query,
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods is not None else None,
     )
     print(result.report())
     if args.out:

@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", "-c", help="YAML config")
     p.add_argument("--table", help=TABLE_HELP)
     p.add_argument("--offers", help="offer catalogue: also report the top offer's hit rate")
+    p.add_argument("--methods", help="churn methods to compare, comma-separated (default: all of bgnbd, pnbd, "
+                                      "recency_ratio, propensity)")
     p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
     p.set_defaults(handler="rfm.cli._customers:cmd_backtest")
 
@@ -155,6 +157,30 @@ def build_parser() -> argparse.ArgumentParser:
                                              "in the system temp directory)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not list the files written")
     p.set_defaults(handler="rfm.cli._reports:cmd_report")
+
+    p = sub.add_parser("run", help="the whole job in one process: scores, churn, offers, the three reports and "
+                                   "campaign lists from one read of the orders")
+    p.add_argument("orders", nargs="?", help="order lines (as for rfm score)")
+    _engine_options(p)
+    p.add_argument("--out", "-o", required=True, help="output directory (created; files in it are replaced)")
+    p.add_argument("--config", "-c", help="YAML config")
+    p.add_argument("--as-of", help="score as of this date, YYYY-MM-DD (default: day after the last order)")
+    p.add_argument("--table", help=TABLE_HELP)
+    _query_option(p)
+    p.add_argument("--churn", choices=CHURN_METHODS, help="churn model (default: churn.method, auto when none)")
+    p.add_argument("--offers", help="offer catalogue YAML (default: offers: in the config)")
+    p.add_argument("--leads", help="leads file: adds the campaign report's leads section (needs --events)")
+    p.add_argument("--events", help="engagement events of the leads")
+    p.add_argument("--outcomes", help="lead outcomes: adds conversion by tier")
+    p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
+    p.add_argument("--no-backtest", action="store_true", help="leave the churn report's backtest out")
+    p.add_argument("--csv", action="store_true", help="also write scores.csv")
+    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default 50%% of the machine)")
+    p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
+                                             "in the system temp directory)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no summary and no list of the files written")
+    p.set_defaults(handler="rfm.cli._reports:cmd_run")
 
     p = sub.add_parser("check", help="validate a config and show how its segment rules cover the score grid")
     p.add_argument("config", nargs="?", help="YAML config (default: built-in defaults)")

@@ -74,6 +74,7 @@ class OrderHistory:
             raise
         self._orders: Table | None = None
         self._dates: tuple[date | None, date | None] | None = None
+        self._spanning: int | None = None  # orders with lines on several dates (see _spanning_orders)
         self.load_seconds = time.perf_counter() - started
 
     @staticmethod
@@ -161,6 +162,15 @@ class OrderHistory:
     def lines(self) -> Table:
         """The normalised order lines (a view over the input)."""
         return self.source.lines
+
+    def _spanning_orders(self) -> int:
+        """Orders whose kept lines carry several dates (0 without an order table); as-of independent,
+        so counted once per history, whatever the number of scorings (a run scores up to four times)."""
+        if self._orders is None:
+            return 0
+        if self._spanning is None:
+            self._spanning = int(self.engine.rows("customers.spanning_orders", {"orders": self._orders})[0][0])
+        return self._spanning
 
     def _date_range(self) -> tuple[date | None, date | None]:
         """First and last kept order date (builds the order table if it is not built yet)."""
@@ -355,7 +365,7 @@ class OrderHistory:
                 f"{label}: {run.nonpositive_customers:,} customers have net value <= 0 after refunds; "
                 "they are scored and flagged in column nonpositive_value"
             )
-        spanning = int(self.engine.rows("customers.spanning_orders", {"orders": self._orders})[0][0]) if self._orders is not None else 0
+        spanning = self._spanning_orders()
         if spanning:
             out.append(
                 f"{label}: {spanning:,} orders have lines on different dates; each date's lines count on their "

@@ -4,6 +4,7 @@
 >>> run_report("segments", "orders.csv", out="segments.html")          # doctest: +SKIP
 
 * :func:`run_report` / :func:`write_report` / :func:`build_report` -- ``_build``;
+* :func:`run_job` -- ``rfm run``: scores, churn, offers and the three reports from one read (``_job``);
 * definitions (``reports/*.yaml``): schema in ``_definitions``, loaded and
   checked against the block registry by :func:`load_definition` (``_registry``);
 * aggregates (SQL in ``queries/reports``) -- ``_data``;
@@ -24,6 +25,7 @@ from rfm.reporting._build import (
     write_report,
 )
 from rfm.reporting._definitions import KINDS, LEADS, ReportDefinition
+from rfm.reporting._job import JobResult, run_job
 from rfm.reporting._registry import CHARTS, FIGURES, TABLES, load_definition
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "KINDS",
     "LEADS",
     "TABLES",
+    "JobResult",
     "Leads",
     "ReportDefinition",
     "backtest_for",
@@ -40,6 +43,7 @@ __all__ = [
     "final_spec",
     "lead_section",
     "load_definition",
+    "run_job",
     "run_report",
     "write_report",
 ]

@@ -354,9 +354,9 @@ def run_report(
     ) as history:  # closed at the end: a user's Spark session gets its settings back
         history.build_order_table()  # the report reads the order table: build it first, then one scan serves all
         result, backtest_note = None, "Backtest left out (--no-backtest)."
-        if kind == "churn" and backtest:
-            result, backtest_note = backtest_for(history, calibration_end, as_of)
         scores = history.score(as_of=as_of, churn=method, offers=offers if kind == "campaign" else None)
+        if kind == "churn" and backtest:
+            result, backtest_note = backtest_for(history, calibration_end, scores.as_of, report_methods(scores))
         lead_scores = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None
         return write_report(
             kind,
@@ -375,17 +375,25 @@ def run_report(
         )
 
 
+def report_methods(scores: CustomerScores) -> tuple[str, ...]:
+    """The methods the churn report backtests: the one that scored, beside the recency_ratio baseline.
+    (``rfm backtest`` compares every method; at a million customers Pareto/NBD alone takes minutes.)"""
+    used = scores.churn.method if scores.churn is not None else "bgnbd"
+    return tuple(dict.fromkeys((used, "recency_ratio")))
+
+
 def backtest_for(
-    orders: Orders, calibration_end: date | str | None = None, as_of: date | str | None = None
+    orders: Orders, calibration_end: date | str | None = None, as_of: date | str | None = None,
+    methods: tuple[str, ...] | None = None,
 ) -> tuple[Backtest | None, str]:
-    """The backtest the churn report shows (calibration end default: as-of minus the churn horizon),
-    or None and the reason it was skipped."""
+    """The backtest the churn report shows (calibration end default: as-of minus the churn horizon;
+    ``methods`` default: every method), or None and the reason it was skipped."""
     horizon = int(orders.config.churn.horizon_days)
     try:
         if calibration_end is None:
             day = parse_date(as_of, "as_of") if as_of is not None else orders.resolve_as_of(None)
             calibration_end = day - timedelta(days=horizon)
-        result = run_backtest(orders, calibration_end=calibration_end, horizon_days=horizon)
+        result = run_backtest(orders, calibration_end=calibration_end, horizon_days=horizon, methods=methods)
     except (InputError, ModelError) as exc:
         return None, f"Backtest skipped: {exc}"
     return result, ""

@@ -693,7 +693,7 @@ def test_run_report_churn_with_backtest_and_notes(tmp_path):
     assert "Scored as of 2024-10-03 and compared with the orders up to 2025-01-01." in page
     specs = specs_of(page)
     tx = next(s for cid, s in specs.items() if cid.endswith("backtest_transactions"))
-    assert len(rows(tx)) == 8 * 5  # actual and the four methods
+    assert len(rows(tx)) == 8 * 3  # actual, the method that scored (bgnbd) and the recency_ratio baseline
     # a calibration end with no holdout: the backtest is skipped with the reason, the rest is drawn
     page = run_report(
         "churn", DEMO_ORDERS, config=DEMO_CONFIG, out=tmp_path / "late.html", calibration_end="2024-12-31"

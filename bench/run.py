@@ -273,6 +273,8 @@ def main() -> None:
                                [rfm_bin, "score", str(path), "-q", "--churn", "propensity",
                                 "-o", out("scores_propensity.parquet")]),
                 "report": ("rfm report segments", [rfm_bin, "report", "segments", str(path), "-q", "-o", out("report.html")]),
+                "run": ("rfm run (scores, churn, offers, three reports, lists)",
+                        [rfm_bin, "run", str(path), "-q", "--offers", str(offers), "-o", out("run")]),
                 "report_campaign": ("rfm report campaign",
                                     [rfm_bin, "report", "campaign", str(path), "-q", "-o", out("campaign.html")]),
                 "report_churn": ("rfm report churn",

@@ -36,25 +36,41 @@ def output_format(path: str | Path, allowed: tuple[str, ...] = ("parquet", "csv"
     return fmt
 
 
-_GROUP: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar("rfm_outputs", default=None)
+#: Pending (temp file, target) renames of the open output group; a temp of None removes the target.
+_GROUP: contextvars.ContextVar[list[tuple[Path | None, Path]] | None] = contextvars.ContextVar(
+    "rfm_outputs", default=None)
 
 
 @contextlib.contextmanager
 def output_group() -> Iterator[None]:
     """Outputs written inside land together when the block succeeds, and not at all when it fails."""
-    pending: list[tuple[Path, Path]] = []
+    pending: list[tuple[Path | None, Path]] = []
     token = _GROUP.set(pending)
     try:
         yield
     except BaseException:
         for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
         raise
     else:
         for tmp, target in pending:
-            os.replace(tmp, target)
+            if tmp is None:
+                target.unlink(missing_ok=True)
+            else:
+                os.replace(tmp, target)
     finally:
         _GROUP.reset(token)
+
+
+def remove_with_outputs(path: str | Path) -> None:
+    """Remove ``path`` when the run's outputs land (at once outside an :func:`output_group`): a file an
+    earlier run wrote that this run does not write again, so no folder mixes two runs."""
+    group = _GROUP.get()
+    if group is None:
+        Path(path).unlink(missing_ok=True)
+    else:
+        group.append((None, Path(path)))
 
 
 @contextlib.contextmanager

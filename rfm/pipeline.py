@@ -129,6 +129,9 @@ def run_backtest(
     spark_remote: str | None = None,
     query: str | None = None,
     methods: tuple[str, ...] | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_directory: str | None = None,
 ) -> Backtest:
     """The churn backtest (``rfm.churn.run_backtest``, of ``methods``, default every one) of ``orders`` (a
     source, or orders already loaded, which it reuses); with an offer catalogue, also the top offer's hit
@@ -138,7 +141,8 @@ def run_backtest(
             raise TypeError("run_backtest: the orders are already loaded with their config; drop config=, table=, engine=")
         history = orders
         return _backtest(history, calibration_end, horizon_days, offers, methods)
-    with Orders(orders, config, table=table, query=query, engine=engine, spark_remote=spark_remote) as history:
+    with Orders(orders, config, table=table, query=query, engine=engine, spark_remote=spark_remote,
+                memory_limit=memory_limit, threads=threads, temp_directory=temp_directory) as history:
         return _backtest(history, calibration_end, horizon_days, offers, methods)
 
 

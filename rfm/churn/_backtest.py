@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ import polars as pl
 from rfm._files import write_text
 from rfm.churn._step import add_churn
 from rfm.customers import OrderHistory
-from rfm.errors import InputError, ModelError
+from rfm.errors import InputError, ModelError, RfmWarning
 from rfm.inputs import parse_date
 
 METHODS = ("bgnbd", "pnbd", "recency_ratio", "propensity")
@@ -184,21 +185,30 @@ def run_backtest(
             f"{orders.source.label}: calibration end {cal_end} leaves no holdout (last order {orders.last_date}); "
             "choose an earlier --calibration-end"
         )
-    churn_config = orders.config.churn.model_copy(update={"horizon_days": horizon})
+    # Every method is fitted on what was known at the calibration end: a saved churn.model (fitted
+    # later) would see the holdout, so the backtest never applies one.
+    churn_config = orders.config.churn.model_copy(update={"horizon_days": horizon, "model": None})
     holdout_end = cal_end + timedelta(days=horizon)
     per_method: dict[str, pl.DataFrame] = {}
     failures: dict[str, str] = {}
     base = None
-    scores = orders.score_rfm(as_of=cal_end)
-    stats = None if churn_config.model else orders.engine.create(  # once, for every method (a saved model
-        "churn.build_stats", {"orders": orders.order_table}, as_of=cal_end,  # brings its own time unit)
-        time_unit_days=churn_config.time_unit_days)
-    for method in dict.fromkeys(methods):
-        try:
-            scored = add_churn(orders, scores, config=churn_config, method=method, stats=stats)
-        except ModelError as exc:
-            failures[method] = str(exc)
-            continue
+    with warnings.catch_warnings(record=True) as caught:  # said again below, marked as the backtest's
+        warnings.simplefilter("always", RfmWarning)
+        scores = orders.score_rfm(as_of=cal_end)
+        stats = orders.engine.create("churn.build_stats", {"orders": orders.order_table}, as_of=cal_end,
+                                     time_unit_days=churn_config.time_unit_days)  # once, for every method
+        scored_by = {}
+        for method in dict.fromkeys(methods):
+            try:
+                scored_by[method] = add_churn(orders, scores, config=churn_config, method=method, stats=stats)
+            except ModelError as exc:
+                failures[method] = str(exc)
+    for w in caught:
+        if issubclass(w.category, RfmWarning):
+            warnings.warn(f"backtest at {cal_end}: {w.message}", RfmWarning, stacklevel=2)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for method, scored in scored_by.items():
         if scored.churn.method != method:
             continue
         assert scored.churn_table is not None
@@ -207,7 +217,9 @@ def run_backtest(
         ).join(scored.churn_table.pl().select("customer_id", "p_no_order"), on="customer_id", how="left")
         base = scored
     if base is None:
-        raise ModelError(f"{orders.source.label}: no churn method could be fitted: {failures}")
+        why = "; ".join(f"{m}: {reason}" for m, reason in failures.items()) or "none was asked for"
+        raise ModelError(f"{orders.source.label}: no churn method could be fitted at {cal_end} ({why}); "
+                         "choose an earlier or later --calibration-end, or other --methods")
     engine, order_table = orders.engine, orders.order_table
     actual = engine.fetch("churn.holdout_actuals", {"scores": base.sql_table, "orders": order_table},
                           start=cal_end, end=holdout_end)

@@ -62,6 +62,8 @@ def _check_paths(args: argparse.Namespace) -> None:
     if out and args.command == "score" and not out.startswith("postgres"):
         outputs["the churn model (beside --out)"] = str(Path(out).with_suffix(".churn.json"))
     refuse_inputs_as_outputs(inputs, outputs)
+    if args.command in ("run", "demo"):  # --out is a folder, whatever its name (rfm.reporting.run_job checks it)
+        return
     files = {k: v for k, v in outputs.items() if not v.startswith("postgres") and Path(v).suffix}
     seen: dict[Path, str] = {}
     for name, value in files.items():  # a file output: a writable directory, not a directory itself

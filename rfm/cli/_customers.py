@@ -116,6 +116,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         args.orders, args.config, calibration_end=args.calibration_end, horizon_days=parse_days(args.horizon),
         table=args.table, offers=args.offers, engine=args.engine, spark_remote=args.spark_remote, query=args.query,
         methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods is not None else None,
+        memory_limit=args.memory_limit, threads=args.threads, temp_directory=args.temp_directory,
     )
     print(result.report())
     if args.out:

@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", help="churn methods to compare, comma-separated (default: all of bgnbd, pnbd, "
                                       "recency_ratio, propensity)")
     p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
+    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default 50%% of the machine)")
+    p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
+                                             "in the system temp directory)")
     p.set_defaults(handler="rfm.cli._customers:cmd_backtest")
 
     p = sub.add_parser("report", help="write a self-contained HTML report (segments, campaign or churn)")

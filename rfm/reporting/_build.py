@@ -319,8 +319,8 @@ def run_report(
 
     The orders are read once: the scoring, the churn report's backtest and its
     migration matrix all use the same order table.  ``backtest=False`` leaves
-    the churn report's backtest out (it fits both churn models at the
-    calibration end: the heaviest step).  ``engine`` (duckdb or spark, default:
+    the churn report's backtest out (it fits the method that scored and the
+    recency_ratio baseline at the calibration end: the heaviest step).  ``engine`` (duckdb or spark, default:
     the config's ``engine.name``) and ``spark_remote`` choose where the
     aggregates are computed; the charts are drawn here from the same few rows.
     """

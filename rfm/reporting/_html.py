@@ -12,6 +12,7 @@ offline and cannot phone home; script errors are shown in a box at the top.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import json
 import math
@@ -85,21 +86,33 @@ def vega_bundle() -> str:
     """vega + vega-lite + vega-embed as one script (matching Altair's Vega-Lite version when available).
 
     Building it takes vl-convert about a second; it is built once per process and kept on disk
-    (``$XDG_CACHE_HOME/rfm``, else ``~/.cache/rfm``) under the vl-convert and Vega-Lite versions, so
-    the next command reuses it.  A cache that cannot be read or written is simply not used."""
+    (``$XDG_CACHE_HOME/rfm``, else ``~/.cache/rfm``) under the vl-convert and Vega-Lite versions, with
+    its sha256 on the first line, so the next command reuses it and a damaged copy is built again.  A
+    cache that cannot be read or written is simply not used."""
     wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     version = wanted if wanted in vlc.get_vegalite_versions() else None
     path = _cache_dir() / f"vega-bundle-vlc{getattr(vlc, '__version__', 'unknown')}-vl{version or 'default'}.js"
-    try:
-        bundle = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        bundle = ""
-    if not _inlinable(bundle):  # absent, or not a bundle that can sit in a page: built again
+    bundle = _cached(path)
+    if not _inlinable(bundle):  # absent, damaged, or not a bundle that can sit in a page: built again
         bundle = vlc.javascript_bundle(vl_version=version)
-        _keep(path, bundle)
+        _keep(path, f"{_SEAL}{hashlib.sha256(bundle.encode()).hexdigest()} */\n{bundle}")
     if not _inlinable(bundle):
         raise RuntimeError("the Vega bundle contains '</script' or '<!--' and cannot be inlined")
     return bundle
+
+
+_SEAL = "/* rfm cache sha256:"
+
+
+def _cached(path: Path) -> str:
+    """The bundle kept at ``path`` if its first line's sha256 matches the rest (a cut-short or edited
+    copy does not), else ""."""
+    try:
+        head, _, bundle = path.read_text(encoding="utf-8").partition("\n")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    ok = head.startswith(_SEAL) and head[len(_SEAL):].removesuffix(" */") == hashlib.sha256(bundle.encode()).hexdigest()
+    return bundle if ok else ""
 
 
 def _inlinable(bundle: str) -> bool:

@@ -86,3 +86,24 @@ def test_best_never_reads_past_as_of(cdnow_path_module):
     assert a.churn.selection == b.churn.selection and a.churn.selection is not None
     assert a.churn.method == a.churn.selection.split(":")[0]
     assert a.table.equals(b.table)
+
+
+def test_backtest_ignores_a_saved_model_and_marks_its_warnings(cdnow_path_module, tmp_path):
+    """A saved churn.model was fitted later than the calibration end: applying it would see the holdout.
+    The backtest fits every method at the calibration end instead, and says which warnings are its own."""
+    import json
+
+    from rfm.errors import RfmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saved = rfm.score_customers(cdnow_path_module, CDNOW_CONFIG, churn="bgnbd").churn.save(tmp_path / "m.json")
+    cfg = {**json.loads(json.dumps(rfm.load_config(CDNOW_CONFIG).model_dump(mode="json"))),
+           "churn": {"model": str(saved)}}
+    with Orders(cdnow_path_module, cfg) as orders, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bt = run_backtest(orders, calibration_end="1997-12-31", horizon_days=90, methods=("pnbd", "recency_ratio"))
+    assert list(bt.methods) == ["pnbd", "recency_ratio"] and bt.failures == {}
+    assert bt.methods["pnbd"]["log_loss"] == pytest.approx(0.3584, abs=5e-5)  # the README's figure, fitted afresh
+    ours = [str(w.message) for w in caught if issubclass(w.category, RfmWarning)]
+    assert ours and all(m.startswith("backtest at 1997-12-31: ") for m in ours)

@@ -711,16 +711,22 @@ def test_vega_bundle_is_kept_on_disk_and_rebuilt_when_unusable(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     _html.vega_bundle.cache_clear()
     try:
+        import hashlib
+
+        def sealed(text: str) -> str:
+            return f"/* rfm cache sha256:{hashlib.sha256(text.encode()).hexdigest()} */\n{text}"
+
         built = _html.vega_bundle()
         kept = list((tmp_path / "rfm").glob("vega-bundle-vlc*-vl*.js"))
-        assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == built
+        assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == sealed(built)
         marked = built.replace("vega", "VEGA-FROM-CACHE", 1)  # a cached copy is what the next process reads
-        kept[0].write_text(marked, encoding="utf-8")
+        kept[0].write_text(sealed(marked), encoding="utf-8")
         _html.vega_bundle.cache_clear()
         assert _html.vega_bundle() == marked
-        kept[0].write_text("<!-- not a bundle -->", encoding="utf-8")  # unusable: built again, and kept
-        _html.vega_bundle.cache_clear()
-        assert _html.vega_bundle() == built == kept[0].read_text(encoding="utf-8")
+        for damaged in (sealed(built)[:500_000], sealed(built).replace("vega", "VEGA", 1), "<!-- not a bundle -->"):
+            kept[0].write_text(damaged, encoding="utf-8")  # cut short, edited, or not a bundle: built again
+            _html.vega_bundle.cache_clear()
+            assert _html.vega_bundle() == built and kept[0].read_text(encoding="utf-8") == sealed(built)
     finally:
         _html.vega_bundle.cache_clear()
 
@@ -759,6 +765,7 @@ def test_demo_writes_every_report(demo_reports):
             "leads.parquet",
             "events.parquet",
             "outcomes.parquet",
+            "rfm-run.json",
         ]
     )
     campaign = demo_reports["campaign.html"].read_text(encoding="utf-8")

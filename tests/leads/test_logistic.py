@@ -236,3 +236,23 @@ def test_stage_minimums_move_with_the_points_and_lift_drops_the_model(card):
     from rfm.leads import calibrate
 
     assert calibrate(leads, events, outcomes, card.grid, as_of=AS_OF).suggested_grid.conversion_model is None
+
+
+def test_learned_points_keep_every_rule_kind_of_the_shipped_grid():
+    """On the shipped example (caps, every-N blocks, absent rules, decay, first): each learned rule's
+    contribution is its 1-point feature times its learned points, exactly, caps counted in events."""
+    from rfm.leads._logistic import unit_grid
+    from rfm.synthetic import generate_lead_frames
+
+    leads, events, outcomes = generate_lead_frames(4000, seed=5)
+    card = calibrate_logistic(leads, events, outcomes)
+    grid = load_grid(None)
+    kinds = {r.name: r for r in grid.engagement.rules}
+    assert any(r.every for r in kinds.values()) and any(r.absent for r in kinds.values())
+    assert any(r.cap for r in kinds.values()) and grid.engagement.groups  # the kinds are there to check
+    learned = score_leads(leads, events, card.grid, contributions=True).table
+    unit = score_leads(leads, events, unit_grid(grid), contributions=True).table
+    points = dict(zip(card.criteria["rule"], card.criteria["learned_points"]))
+    for rule, p in points.items():
+        got, want = learned[f"points_{rule}"].to_numpy(), unit[f"points_{rule}"].to_numpy() * p
+        assert np.allclose(got, want, atol=1e-9), rule

@@ -62,7 +62,8 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--table", help=TABLE_HELP)
     _query_option(p)
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
-    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
+                        "it and spills to disk beyond")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")
@@ -124,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", help="churn methods to compare, comma-separated (default: all of bgnbd, pnbd, "
                                       "recency_ratio, propensity)")
     p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
-    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default 50%% of the machine)")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
+                        "it and spills to disk beyond")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")
@@ -156,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     _if_exists_option(p, "--lists-table")
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
-    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to disk beyond it)")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
+                        "it and spills to disk beyond")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not list the files written")
@@ -179,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
     p.add_argument("--no-backtest", action="store_true", help="leave the churn report's backtest out")
     p.add_argument("--csv", action="store_true", help="also write scores.csv")
-    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default 50%% of the machine)")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
+                        "it and spills to disk beyond")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")

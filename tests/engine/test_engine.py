@@ -112,13 +112,21 @@ def test_views_and_lazy_queries_keep_the_tables_they_read_alive():
     assert view.pl()["copies"].to_list() == [1]
 
 
-def test_default_memory_limit_is_half_the_machine():
+def test_memory_budget_leaves_room_outside_duckdb():
+    """--memory-limit is the run's budget (default half the machine): DuckDB gets 85 % of it."""
     import duckdb
+
+    from rfm.engine._duckdb import duckdb_share
 
     def limit(con) -> str:
         return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
 
-    half = duckdb.connect()
-    half.execute("SET memory_limit = '50%'")
-    assert limit(Engine()._con) == limit(half) != limit(duckdb.connect())  # not DuckDB's 80 %
-    assert limit(Engine(memory_limit="1GB")._con) == limit(duckdb.connect(config={"memory_limit": "1GB"}))
+    def duck(value: str) -> str:
+        con = duckdb.connect()
+        con.execute("SET memory_limit = $m", {"m": value})
+        return limit(con)
+
+    assert duckdb_share("6GB") == "5100000000B" and duckdb_share("4GiB") == f"{int(4 * 2**30 * 0.85)}B"
+    assert duckdb_share("50%") == "42.5%" and duckdb_share("512 mb") == "435200000B"
+    assert limit(Engine()._con) == duck("42.5%") != limit(duckdb.connect())  # not DuckDB's 80 %
+    assert limit(Engine(memory_limit="6GB")._con) == duck("5.1GB") == "4.7 GiB"

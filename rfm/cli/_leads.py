@@ -111,31 +111,26 @@ def cmd_leads_calibrate(args: argparse.Namespace) -> int:
     if args.method == "logistic":
         card = calibrate_logistic(args.leads, args.events, args.outcomes, args.grid, as_of=args.as_of, pdo=args.pdo,
                                   split_date=args.split_date, folds=args.folds, min_leads=args.min_leads)
-        if args.format == "csv":
-            sys.stdout.write(card.criteria.write_csv())
-        elif args.format == "json":
-            sys.stdout.write(card.criteria.write_json() + "\n")
-        else:
-            print(scorecard_report(card))
-        if args.write_grid:
-            card.grid.write(args.write_grid)
-            if not args.quiet:
-                print(f"wrote the learned grid to {args.write_grid}", file=sys.stderr)
-        return 0
+        return _calibration_out(args, card.criteria, lambda: scorecard_report(card), card.grid, "learned")
     for flag in ("split_date", "folds"):
         if getattr(args, flag) is not None:
             raise InputError(f"--{flag.replace('_', '-')} applies to --method logistic only")
     cal = calibrate(args.leads, args.events, args.outcomes, args.grid, as_of=args.as_of, min_leads=args.min_leads)
+    return _calibration_out(args, cal.criteria, lambda: calibration_report(cal), cal.suggested_grid, "suggested")
+
+
+def _calibration_out(args: argparse.Namespace, rules: pl.DataFrame, report: Any, grid: Any, what: str) -> int:
+    """The per-rule table as CSV or JSON, or the full report; the grid to --write-grid."""
     if args.format == "csv":
-        sys.stdout.write(cal.criteria.write_csv())
+        sys.stdout.write(rules.write_csv())
     elif args.format == "json":
-        sys.stdout.write(cal.criteria.write_json() + "\n")
+        sys.stdout.write(rules.write_json() + "\n")
     else:
-        print(calibration_report(cal))
+        print(report())
     if args.write_grid:
-        cal.suggested_grid.write(args.write_grid)
+        grid.write(args.write_grid)
         if not args.quiet:
-            print(f"wrote the suggested grid to {args.write_grid}", file=sys.stderr)
+            print(f"wrote the {what} grid to {args.write_grid}", file=sys.stderr)
     return 0
 
 

@@ -44,6 +44,13 @@ def _if_exists_option(p: argparse.ArgumentParser, what: str) -> None:
                         "append-snapshot (add rows; as_of tells the runs apart)")
 
 
+def _lead_section_options(p: argparse.ArgumentParser, section: str) -> None:
+    p.add_argument("--leads", help=f"leads file: adds {section} (needs --events)")
+    p.add_argument("--events", help="engagement events of the leads")
+    p.add_argument("--outcomes", help="lead outcomes: adds conversion by tier")
+    p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
+
+
 def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("duckdb", "spark"),
                    help="where the SQL runs: duckdb in process (default) or spark (needs rfm[spark] and Java, "
@@ -62,8 +69,8 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--table", help=TABLE_HELP)
     _query_option(p)
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
-                        "it and spills to disk beyond")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
+                                          "DuckDB gets 85%% of it and spills to disk beyond")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")
@@ -125,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", help="churn methods to compare, comma-separated (default: all of bgnbd, pnbd, "
                                       "recency_ratio, propensity)")
     p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
-                        "it and spills to disk beyond")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
+                                          "DuckDB gets 85%% of it and spills to disk beyond")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")
@@ -147,19 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-end", help="churn: backtest calibration end (default: as-of minus the horizon)")
     p.add_argument("--horizon", help="churn horizon and backtest holdout: 90d, 13w, 6m (default churn.horizon_days)")
     p.add_argument("--no-backtest", action="store_true",
-                   help="churn: leave the backtest out (it fits both churn models at the calibration end)")
+                   help="churn: leave the backtest out (it fits the churn model at the calibration end)")
     p.add_argument("--offers", help="campaign: offer catalogue YAML (default: offers: in the config)")
-    p.add_argument("--leads", help="leads file: adds the leads section (needs --events)")
-    p.add_argument("--events", help="engagement events of the leads")
-    p.add_argument("--outcomes", help="lead outcomes: adds conversion by tier")
-    p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
+    _lead_section_options(p, "the leads section")
     p.add_argument("--lists-table", help="campaign: also write every campaign list (with action and as_of) to a "
                                          "table: postgresql://user@host/db?table=schema.name")
     _if_exists_option(p, "--lists-table")
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
-                        "it and spills to disk beyond")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
+                                          "DuckDB gets 85%% of it and spills to disk beyond")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")
     p.add_argument("--quiet", "-q", action="store_true", help="do not list the files written")
@@ -176,14 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     _query_option(p)
     p.add_argument("--churn", choices=CHURN_METHODS, help="churn model (default: churn.method, auto when none)")
     p.add_argument("--offers", help="offer catalogue YAML (default: offers: in the config)")
-    p.add_argument("--leads", help="leads file: adds the campaign report's leads section (needs --events)")
-    p.add_argument("--events", help="engagement events of the leads")
-    p.add_argument("--outcomes", help="lead outcomes: adds conversion by tier")
-    p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
+    _lead_section_options(p, "the campaign report's leads section")
     p.add_argument("--no-backtest", action="store_true", help="leave the churn report's backtest out")
     p.add_argument("--csv", action="store_true", help="also write scores.csv")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); DuckDB gets 85%% of "
-                        "it and spills to disk beyond")
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
+                                          "DuckDB gets 85%% of it and spills to disk beyond")
     p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
                                              "in the system temp directory)")

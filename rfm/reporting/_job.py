@@ -9,6 +9,7 @@ bundled demo data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,43 +84,50 @@ def run_job(
         method = "auto"
         notes.append("churn: the config sets churn.method none, so this run scored with churn.method auto")
     previous = _previous_files(out)
-    with output_group():
-        out.mkdir(parents=True, exist_ok=True)
-        if leads_files is not None:
-            leads, events, outcomes = leads_files(out)
-        section = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None  # fails early
-        with Orders(
-            orders, cfg, table=table, query=query, engine=engine, spark_remote=spark_remote,
-            memory_limit=memory_limit, threads=threads, temp_directory=temp_directory,
-        ) as history:
-            history.build_order_table()  # the one scan of the lines: everything below reads its table
-            scores = history.score(as_of=as_of, churn=method, offers=offers)
-            written = [scores.write(out / "scores.parquet")]
-            if csv:
-                written.append(scores.write(out / "scores.csv"))
-            written.append(scores.scoring.save(out / "scoring.json"))
-            if scores.churn is not None:
-                written.append(scores.churn.save(out / "scores.churn.json"))
-            if scores.offers is not None:
-                written.append(scores.offers.write(out / "offers.csv"))
-            summary = scores.segment_summary()
-            written.append(write_frame(summary, out / "segments.csv"))
-            report_notes = [n[0].upper() + n[1:] for n in notes]
-            written += write_report("segments", history, scores, out=out / "segments.html", notes=report_notes)
+    created = not out.exists()
+    try:
+        with output_group():
+            out.mkdir(parents=True, exist_ok=True)
             if leads_files is not None:
-                written += [Path(p) for p in (leads, events, outcomes) if p is not None]
-            written += write_report("campaign", history, scores, out=out / "campaign.html", leads=section,
-                                    notes=report_notes)
-            result, note = None, "Backtest left out (--no-backtest)."
-            if backtest:
-                calibration_end = scores.as_of - timedelta(days=history.config.churn.horizon_days)
-                result, note = backtest_for(history, calibration_end, methods=report_methods(scores))
-            written += write_report("churn", history, scores, out=out / "churn.html", backtest=result,
-                                    backtest_note=note, notes=report_notes)
-            scores.table  # noqa: B018  (read while the engine is open: callers get it after the job)
-        written.append(_manifest(out, written, scores, history.source.label))
-        for name in previous - {p.name for p in written}:
-            remove_with_outputs(out / name)
+                leads, events, outcomes = leads_files(out)
+            section = lead_section(leads, events, outcomes, lead_grid) if leads is not None else None  # fails early
+            with Orders(
+                orders, cfg, table=table, query=query, engine=engine, spark_remote=spark_remote,
+                memory_limit=memory_limit, threads=threads, temp_directory=temp_directory,
+            ) as history:
+                history.build_order_table()  # the one scan of the lines: everything below reads its table
+                scores = history.score(as_of=as_of, churn=method, offers=offers)
+                written = [scores.write(out / "scores.parquet")]
+                if csv:
+                    written.append(scores.write(out / "scores.csv"))
+                written.append(scores.scoring.save(out / "scoring.json"))
+                if scores.churn is not None:
+                    written.append(scores.churn.save(out / "scores.churn.json"))
+                if scores.offers is not None:
+                    written.append(scores.offers.write(out / "offers.csv"))
+                summary = scores.segment_summary()
+                written.append(write_frame(summary, out / "segments.csv"))
+                report_notes = [n[0].upper() + n[1:] for n in notes]
+                written += write_report("segments", history, scores, out=out / "segments.html", notes=report_notes)
+                if leads_files is not None:
+                    written += [Path(p) for p in (leads, events, outcomes) if p is not None]
+                written += write_report("campaign", history, scores, out=out / "campaign.html", leads=section,
+                                        notes=report_notes)
+                result, note = None, "Backtest left out (--no-backtest)."
+                if backtest:
+                    calibration_end = scores.as_of - timedelta(days=history.config.churn.horizon_days)
+                    result, note = backtest_for(history, calibration_end, methods=report_methods(scores))
+                written += write_report("churn", history, scores, out=out / "churn.html", backtest=result,
+                                        backtest_note=note, notes=report_notes)
+                scores.table  # noqa: B018  (read while the engine is open: callers get it after the job)
+            written.append(_manifest(out, written, scores, history.source.label))
+            for name in previous - {p.name for p in written}:
+                remove_with_outputs(out / name)
+    except BaseException:
+        if created:  # nothing landed in it: a failed run leaves no empty folder either
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
     return JobResult(scores=scores, summary=summary, written=written, notes=notes)
 
 

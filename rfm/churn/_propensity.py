@@ -80,7 +80,8 @@ def fit_propensity(
     assert train_end + timedelta(days=horizon) <= as_of  # the label window never passes as_of
     train, now, names = _features(orders, train_end, as_of, horizon)
     labels = orders.engine.fetch("churn.propensity_labels", {"orders": orders.order_table}, start=train_end, end=as_of)
-    train = train.join(labels, on="customer_id", how="left").with_columns(pl.col("future_days").fill_null(0.0))
+    train = (train.join(labels, on="customer_id", how="left").with_columns(pl.col("future_days").fill_null(0.0))
+             .sort("customer_id"))  # the seeded split needs a fixed row order, whatever the join keeps
     future = train["future_days"].to_numpy()
     counts = np.bincount((future > 0).astype(int), minlength=2)
     if counts.min() < MIN_PER_CLASS:

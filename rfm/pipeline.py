@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from rfm.churn import Backtest, ChurnModel, add_churn
+from rfm.churn import BACKTEST_METHODS, Backtest, ChurnModel, add_churn
 from rfm.churn import run_backtest as churn_backtest
 from rfm.customers import Config, CustomerScores, OrderHistory, Scoring
 from rfm.engine import is_spark_frame
@@ -151,7 +151,7 @@ def _backtest(
     methods: tuple[str, ...] | None = None,
 ) -> Backtest:
     result = churn_backtest(history, calibration_end=calibration_end, horizon_days=horizon_days,
-                            **({"methods": methods} if methods is not None else {}))
+                            methods=BACKTEST_METHODS if methods is None else methods)
     if offers is None:
         return result
     catalogue = load_catalogue(offers)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rfm.churn._backtest import METHODS as BACKTEST_METHODS
 from rfm.churn._backtest import Backtest, auc, run_backtest, top_decile
 from rfm.churn._best import add_churn
 from rfm.churn._step import METHODS, ChurnModel, annuity
@@ -39,7 +40,7 @@ _MODELS = (
     "pnbd_p_order",
 )
 
-__all__ = ["METHODS", "Backtest", "ChurnModel", "add_churn", "annuity", "auc", "run_backtest", "top_decile", *_MODELS]
+__all__ = ["BACKTEST_METHODS", "METHODS", "Backtest", "ChurnModel", "add_churn", "annuity", "auc", "run_backtest", "top_decile", *_MODELS]
 
 
 def __getattr__(name: str) -> Any:

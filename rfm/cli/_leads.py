@@ -80,6 +80,7 @@ def calibration_report(cal: Any) -> str:
 
 def scorecard_report(card: Any) -> str:
     """The printed logistic calibration: the split, the per-rule table, the out-of-sample comparison."""
+    reliability = card.reliability.pivot(on="grid", index="decile", values=["predicted", "actual"])
     lines = [
         f"Logistic scorecard as of {card.as_of}: {card.leads:,} leads, {card.conversions:,} converted; "
         f"every {card.pdo:g} points double the odds; a lead with 0 points converts at "
@@ -97,9 +98,7 @@ def scorecard_report(card: Any) -> str:
         "",
         "Reliability on the test part: predicted vs actual conversion, by decile of the prediction",
         _table(
-            card.reliability.pivot(on="grid", index="decile", values=["predicted", "actual"]),
-            {c: ("{}" if c == "decile" else "{:.3f}") for c in
-             card.reliability.pivot(on="grid", index="decile", values=["predicted", "actual"]).columns},
+            reliability, {c: ("{}" if c == "decile" else "{:.3f}") for c in reliability.columns},
         ),
     ]
     return "\n".join(lines)

@@ -51,6 +51,15 @@ def _lead_section_options(p: argparse.ArgumentParser, section: str) -> None:
     p.add_argument("--grid", "-g", help="lead-scoring grid YAML (default: the shipped example)")
 
 
+def _duckdb_options(p: argparse.ArgumentParser, *, threads: bool = True) -> None:
+    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
+                                          "DuckDB gets 85%% of it and spills to disk beyond")
+    if threads:
+        p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
+    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
+                                             "in the system temp directory)")
+
+
 def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("duckdb", "spark"),
                    help="where the SQL runs: duckdb in process (default) or spark (needs rfm[spark] and Java, "
@@ -69,11 +78,7 @@ def _orders_options(p: argparse.ArgumentParser, *, out: bool) -> None:
     p.add_argument("--table", help=TABLE_HELP)
     _query_option(p)
     p.add_argument("--scoring", help="apply cut points saved by --save-scoring instead of fitting new ones")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
-                                          "DuckDB gets 85%% of it and spills to disk beyond")
-    p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
-    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
-                                             "in the system temp directory)")
+    _duckdb_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary line (warnings still print)")
     p.add_argument("--churn", choices=CHURN_METHODS,
                    help="add churn risk, expected orders and CLV (overrides churn.method; default none)")
@@ -132,11 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", help="churn methods to compare, comma-separated (default: all of bgnbd, pnbd, "
                                       "recency_ratio, propensity)")
     p.add_argument("--out", "-o", help="also write every figure as JSON (for reports)")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
-                                          "DuckDB gets 85%% of it and spills to disk beyond")
-    p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
-    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
-                                             "in the system temp directory)")
+    _duckdb_options(p)
     p.set_defaults(handler="rfm.cli._customers:cmd_backtest")
 
     p = sub.add_parser("report", help="write a self-contained HTML report (segments, campaign or churn)")
@@ -162,10 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     _if_exists_option(p, "--lists-table")
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
-                                          "DuckDB gets 85%% of it and spills to disk beyond")
-    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
-                                             "in the system temp directory)")
+    _duckdb_options(p, threads=False)
     p.add_argument("--quiet", "-q", action="store_true", help="do not list the files written")
     p.set_defaults(handler="rfm.cli._reports:cmd_report")
 
@@ -183,11 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lead_section_options(p, "the campaign report's leads section")
     p.add_argument("--no-backtest", action="store_true", help="leave the churn report's backtest out")
     p.add_argument("--csv", action="store_true", help="also write scores.csv")
-    p.add_argument("--memory-limit", help="memory budget of the run, e.g. 4GB (default 50%% of the machine); "
-                                          "DuckDB gets 85%% of it and spills to disk beyond")
-    p.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
-    p.add_argument("--temp-directory", help="where DuckDB spills beyond --memory-limit (default: rfm-spill-<uid> "
-                                             "in the system temp directory)")
+    _duckdb_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no summary and no list of the files written")
     p.set_defaults(handler="rfm.cli._reports:cmd_run")
 

@@ -41,9 +41,13 @@ _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
+#: A memory size as --memory-limit takes it: a number and a unit (DuckDB wants the unit), or a share.
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B|%)\s*$", re.IGNORECASE)
+
+
 def duckdb_share(budget: str) -> str:
     """DuckDB's memory_limit for a run budget such as ``4GB``, ``512MiB`` or ``50%``: 85 % of it."""
-    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B|%)\s*$", budget, re.IGNORECASE)
+    m = SIZE.match(budget)
     if m is None:  # EngineSettings refuses these before an engine starts; DuckDB names anything else
         return budget
     value, unit = float(m.group(1)), m.group(2).lower()

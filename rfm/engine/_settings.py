@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from rfm.engine._duckdb import DuckDBEngine
+from rfm.engine._duckdb import SIZE, DuckDBEngine
 from rfm.errors import ConfigError
 
 if TYPE_CHECKING:
     from rfm.engine._engine import Engine
 
 EngineName = Literal["duckdb", "spark"]
-_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B|%)\s*$", re.IGNORECASE)  # DuckDB wants the unit
 SPARK_EXTRA = "pip install 'rfm[spark]'"
 
 
@@ -42,7 +40,7 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         # checked before any engine starts, in the words of the options that set them
-        if self.memory_limit is not None and not _SIZE.match(str(self.memory_limit)):
+        if self.memory_limit is not None and not SIZE.match(str(self.memory_limit)):
             raise ConfigError(f'--memory-limit: "{self.memory_limit}" is not a size; use e.g. 4GB, 512MB or 50%')
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):

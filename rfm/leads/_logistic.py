@@ -157,10 +157,9 @@ def _fit(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
         else:  # one lead of an outcome (a small training fold): no inner folds, the default strength
             model = LogisticRegression(C=1.0, max_iter=5000)
         model.fit(x[:, varying], y)
-    if not hasattr(model, "C_"):
-        model.C_ = np.array([1.0])
+    strength = float(model.C_[0]) if fewest >= 2 else 1.0
     coef[varying] = model.coef_[0]
-    return {"intercept": float(model.intercept_[0]), "coef": coef, "C": float(model.C_[0]), "varying": varying}
+    return {"intercept": float(model.intercept_[0]), "coef": coef, "C": strength, "varying": varying}
 
 
 def _log_odds(x: np.ndarray, fit: dict[str, Any]) -> np.ndarray:

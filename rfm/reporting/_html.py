@@ -122,14 +122,17 @@ def _inlinable(bundle: str) -> bool:
 def _keep(path: Path, text: str) -> None:
     """Write a cache file atomically, outside the run's outputs (it is not one: it lands even when the
     run fails, and two reports of one run may both want it)."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as f:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(f.name, path)
+        os.replace(tmp, path)
     except OSError:
-        with contextlib.suppress(OSError, NameError):
-            os.unlink(f.name)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def _cache_dir() -> Path:

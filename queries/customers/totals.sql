@@ -77,6 +77,32 @@ FROM {totals};
 -- A purchase order has at least one line with amount >= 0; an order whose
 -- lines are all negative is a return: it lowers net value but is not a visit.
 -- Frequency and monetary use the orders on or after $window_start (NULL: all).
+-- Frequency counts rows: exact when no order's lines carry several dates
+-- (one row per order), three times cheaper than count(DISTINCT order_id);
+-- orders spanning dates take customer_totals_from_spanning_orders.
+-- params: as_of, window_start
+-- tables: orders
+WITH kept AS (
+    SELECT
+        customer_id, order_id, order_date, n_return_lines, gross, refunds, is_purchase,
+        ($window_start IS NULL OR order_date >= $window_start) AS in_window
+    FROM {orders}
+    WHERE line_class = 'kept' AND order_date <= $as_of
+)
+SELECT
+    customer_id,
+    coalesce(sum(n_return_lines), 0) AS return_lines,
+    min(order_date) FILTER (WHERE is_purchase) AS first_order_date,
+    max(order_date) FILTER (WHERE is_purchase) AS last_order_date,
+    count(*) FILTER (WHERE is_purchase AND in_window) AS frequency,
+    coalesce(sum(CAST(gross AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS gross,
+    coalesce(sum(CAST(refunds AS DECIMAL(18, 4))) FILTER (WHERE in_window), 0) AS refunds
+FROM kept
+GROUP BY customer_id;
+
+-- name: customer_totals_from_spanning_orders
+-- As customer_totals_from_orders when some order's lines carry several dates
+-- (one row per date): such an order counts once, on each date its lines have.
 -- params: as_of, window_start
 -- tables: orders
 WITH kept AS (

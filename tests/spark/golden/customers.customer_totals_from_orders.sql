@@ -21,7 +21,7 @@ SELECT
     is_purchase) AS first_order_date,
   MAX(order_date) FILTER(WHERE
     is_purchase) AS last_order_date,
-  COUNT(DISTINCT order_id) FILTER(WHERE
+  COUNT(*) FILTER(WHERE
     is_purchase AND in_window) AS frequency,
   COALESCE(
     SUM(

@@ -6,7 +6,7 @@
 -- name: snapshot
 -- The customer table of the report: the scores ({scores}) with their churn
 -- columns ({churn}: NULL when no churn step ran) and net revenue in the
--- $recent_days days ending at $as_of (for "revenue at risk").
+-- $recent_days days ending at $as_of (the recent revenue beside the revenue at risk).
 -- params: as_of, recent_days
 -- tables: scores, churn, orders
 SELECT
@@ -44,7 +44,8 @@ FROM {best};
 
 -- name: headline
 -- The headline figures: one row.  "Active" = last order within $active_days;
--- revenue at risk = recent revenue of customers weighted by 1 - p_alive.
+-- revenue at risk = each customer's expected value (clv) weighted by the
+-- chance of no order in the churn horizon (churn_risk / 100).
 -- params: active_days
 -- tables: customers
 SELECT
@@ -55,7 +56,7 @@ SELECT
     sum(clv) AS clv,
     avg(churn_risk) AS mean_churn_risk,
     count(*) FILTER (WHERE p_alive < 0.5) AS likely_gone,
-    sum(recent_revenue * (1 - p_alive)) AS revenue_at_risk
+    sum(churn_risk / 100.0 * clv) AS revenue_at_risk
 FROM {customers};
 
 -- name: segments
@@ -83,7 +84,7 @@ SELECT
     avg(CASE WHEN c.p_alive < 0.5 THEN 1 WHEN c.p_alive >= 0.5 THEN 0 END) AS likely_gone_share,
     sum(c.clv) AS clv,
     CAST(sum(c.recent_revenue) AS DOUBLE) AS recent_revenue,
-    sum(c.recent_revenue * (1 - c.p_alive)) AS revenue_at_risk,
+    sum(c.churn_risk / 100.0 * c.clv) AS revenue_at_risk,
     min(o.segment_order) AS segment_order
 FROM {customers} AS c
 CROSS JOIN totals AS t

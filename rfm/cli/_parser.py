@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lists-table", help="campaign: also write every campaign list (with action and as_of) to a "
                                          "table: postgresql://user@host/db?table=schema.name")
     _if_exists_option(p, "--lists-table")
+    p.add_argument("--title", help="a title shown before the report's own, e.g. the company (default: report.title)")
     p.add_argument("--png", action="store_true", help="also write every chart as PNG beside the report")
     p.add_argument("--svg", action="store_true", help="also write every chart as SVG beside the report")
     _duckdb_options(p, threads=False)
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lead_section_options(p, "the campaign report's leads section")
     p.add_argument("--no-backtest", action="store_true", help="leave the churn report's backtest out")
     p.add_argument("--csv", action="store_true", help="also write scores.csv")
+    p.add_argument("--title", help="a title shown before each report's own, e.g. the company (default: report.title)")
     _duckdb_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no summary and no list of the files written")
     p.set_defaults(handler="rfm.cli._reports:cmd_run")

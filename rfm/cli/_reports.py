@@ -17,7 +17,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         churn=args.churn, table=args.table, backtest=not args.no_backtest, png=args.png, svg=args.svg,
         memory_limit=args.memory_limit, temp_directory=args.temp_directory,
         engine=args.engine, spark_remote=args.spark_remote, query=args.query,
-        lists_table=args.lists_table, if_exists=args.if_exists,
+        lists_table=args.lists_table, if_exists=args.if_exists, title=args.title,
     )
     if not args.quiet:
         extra = f" and {len(written) - 1} file(s) beside it:" if len(written) > 1 else ""
@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         leads=args.leads, events=args.events, outcomes=args.outcomes, lead_grid=args.grid,
         backtest=not args.no_backtest, csv=args.csv, table=args.table, query=args.query, engine=args.engine,
         spark_remote=args.spark_remote, memory_limit=args.memory_limit, threads=args.threads,
-        temp_directory=args.temp_directory,
+        temp_directory=args.temp_directory, title=args.title,
     )
     if not args.quiet:
         print(job.scores.stats.summary(), file=sys.stderr)

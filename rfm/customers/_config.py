@@ -97,6 +97,19 @@ class EngineConfig(StrictModel):
     )
 
 
+class ReportConfig(StrictModel):
+    """How the HTML reports present the numbers (codes are checked against CLDR when a report is built)."""
+
+    title: str | None = Field(None, description="title of every report written with this config (default: each report's own)")
+    currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the order amounts, e.g. EUR or USD; money then shows its symbol"
+    )
+    locale: str = Field(
+        "en", pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,4})?$",
+        description="how numbers are written: en 1,234.50, fr 1 234,50, de 1.234,50 (a CLDR locale code)",
+    )
+
+
 class Config(YamlModel):
     input: InputConfig = InputConfig()
     engine: EngineConfig = EngineConfig()
@@ -106,6 +119,7 @@ class Config(YamlModel):
     churn: ChurnConfig = ChurnConfig()
     offers: str | None = Field(None, description="offer catalogue (YAML); rfm score then adds next_best_offer")
     actions: tuple[str, ...] = ("retain", "upsell", "reactivate", "nurture")
+    report: ReportConfig = ReportConfig()
 
 
 def load_config(config: str | Path | dict[str, Any] | Config | None = None) -> Config:

@@ -12,11 +12,10 @@ from typing import Any
 import altair as alt
 import polars as pl
 
-from rfm.reporting._blocks import Block, BlockFn, Built, Context, Note, Table
+from rfm.reporting._blocks import Block, BlockFn, Built, Context, Note
 from rfm.reporting._charts import (
     CUSTOMERS_TIP,
     MONEY,
-    MONEY_UNIT,
     SEGMENT_TIP,
     SHARE,
     Colors,
@@ -106,12 +105,17 @@ def gains_curve(
     width: int = 300,
 ) -> alt.Chart:
     """Cumulative share captured by the top x % of customers, per ranking method (random = diagonal)."""
+    # refunds can push a revenue curve past 100 % on the way; otherwise the axis ends at 100 %
+    top = max(1.0, float(frame["share_captured"].max() or 1.0)) if frame.height else 1.0
     return (
         alt.Chart(frame.select("series", "share_customers", "share_captured"), title=chart_title(title, subtitle))
         .mark_line(point=alt.OverlayMarkDef(size=18))
         .encode(
-            x=alt.X("share_customers:Q", title="Customers contacted, top-ranked first (%)", axis=alt.Axis(format="%")),
-            y=alt.Y("share_captured:Q", title=y_title, axis=alt.Axis(format="%")),
+            # shares run 0..100 %: a fixed domain, so the axis never rounds up to 110 %
+            x=alt.X("share_customers:Q", title="Customers contacted, top-ranked first (%)",
+                    scale=alt.Scale(domain=[0, 1], nice=False), axis=alt.Axis(format="%")),
+            y=alt.Y("share_captured:Q", title=y_title, scale=alt.Scale(domain=[0, top], nice=False),
+                    axis=alt.Axis(format="%")),
             color=colors.color(legend=True),
             strokeDash=alt.condition("datum.series == 'random'", alt.value([4, 4]), alt.value([1, 0])),
             tooltip=[
@@ -182,7 +186,7 @@ def repurchase_by_segment(
                 SEGMENT_TIP,
                 CUSTOMERS_TIP,
                 alt.Tooltip("repurchase_rate:Q", title="Repurchase rate", format=SHARE),
-                alt.Tooltip("actual_revenue:Q", title=f"Holdout revenue ({MONEY_UNIT})", format=MONEY),
+                alt.Tooltip("actual_revenue:Q", title="Holdout revenue", format=MONEY),
             ],
         )
         .properties(width=width, height=bar_height(frame.height))
@@ -260,7 +264,7 @@ def _backtest_table(ctx: Context, block: Block, action: str | None) -> Built:
         {"method": name, **{k: v for k, v in m.items() if not k.startswith("gains")}}
         for name, m in ctx.backtest.methods.items()
     ]
-    return Table(
+    return ctx.table(
         [
             ("method", "Method", "{}"),
             ("auc", "AUC", "{:.3f}"),

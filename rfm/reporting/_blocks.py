@@ -20,16 +20,19 @@ import polars as pl
 
 from rfm.reporting import _charts as C
 from rfm.reporting import _data as D
+from rfm.reporting import _grid_charts as G
 from rfm.reporting._definitions import Block, Settings
+from rfm.reporting._numbers import Numbers
 
 WIDTHS = {1: 760, 2: 340, 3: 230}
 
 
 @dataclass
 class Table:
-    """A small HTML table: (field, header, format) columns; values are escaped when rendered."""
+    """A small HTML table: (field, header, format) columns; a format is Python's (``"{:,}"``) or a
+    function of the value (:meth:`Context.table` makes them locale-aware); values are escaped when rendered."""
 
-    columns: list[tuple[str, str, str]]
+    columns: list[tuple[str, str, Any]]
     frame: pl.DataFrame
     caption: str = ""
     link: tuple[str, str] | None = None  # (relative href, text)
@@ -71,12 +74,26 @@ class Context:
     exports: dict[str, str] = field(default_factory=dict)  # action -> CSV file name beside the report
     leads: Leads | None = None
     columns: int = 1
+    numbers: Numbers = field(default_factory=Numbers)
 
     def width(self) -> int:
         return WIDTHS[self.columns]
 
     def titles(self, block: Block, default: str) -> dict[str, Any]:
         return {"title": block.title or default, "subtitle": block.subtitle, "width": self.width()}
+
+    def money(self, value: float | None, digits: int = 0) -> str:
+        return self.numbers.money(value, digits)
+
+    def table(self, columns: list[tuple[str, str, str]], frame: pl.DataFrame, **kw: Any) -> Table:
+        """A :class:`Table` whose formats print in the report's locale: ``"money"`` / ``"money2"`` are
+        amounts with the currency, ``"{}"`` text as it is, any other a Python number format."""
+        def fmt(spec: str) -> Any:
+            if spec in ("money", "money2"):
+                return self.numbers.money_cells(2 if spec == "money2" else 0)
+            return spec if spec == "{}" else self.numbers.number(spec)
+
+        return Table([(f, header, fmt(spec)) for f, header, spec in columns], frame, **kw)
 
 
 Built = alt.TopLevelMixin | Table | Note
@@ -85,10 +102,6 @@ FigureFn = Callable[[Context, "str | None"], Figure]
 
 
 NO_CHURN = "No churn model in this run: score with --churn auto (or churn.method in the config) to see it."
-
-
-def money(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:,.0f}"
 
 
 # --- segments ------------------------------------------------------------------------
@@ -102,22 +115,32 @@ def _segment_revenue_share(ctx: Context, block: Block, action: str | None) -> Bu
     return C.segment_revenue_share(ctx.data.segments, ctx.segments, **ctx.titles(block, "Share of revenue"))
 
 
+def _rf_axes(ctx: Context) -> dict[str, list[int]]:
+    """The R and F scores some customer has: both grids show exactly these, so they line up
+    (a score no customer has, e.g. F = 2 when the frequency cut points tie, is left out of both)."""
+    grid = ctx.data.rf_grid.filter(pl.col("customers") > 0)
+    return {
+        "f_scores": sorted(set(grid["f_score"].to_list())) or [1],
+        "r_scores": sorted(set(grid["r_score"].to_list())) or [1],
+    }
+
+
 def _rf_heatmap(ctx: Context, block: Block, action: str | None) -> Built:
     args = ctx.titles(block, "Recency × frequency")
     args["width"] = min(args["width"], 260)
-    return C.rf_heatmap(ctx.data.rf_grid, **args)
+    return G.rf_heatmap(ctx.data.rf_grid, **args, **_rf_axes(ctx))
 
 
 def _rf_segments(ctx: Context, block: Block, action: str | None) -> Built:
     args = ctx.titles(block, "Largest segment per cell")
     args["width"] = min(args["width"], 260)
-    return C.rf_segments(ctx.data.rf_segments, ctx.segments, **args)
+    return G.rf_segments(ctx.data.rf_segments, ctx.segments, **args, **_rf_axes(ctx))
 
 
 HISTOGRAMS = {
     "recency_histogram": ("recency_days", "Days since the last order", "Recency"),
     "frequency_histogram": ("frequency", "Orders (count)", "Frequency"),
-    "monetary_histogram": ("monetary", f"Monetary value ({C.MONEY_UNIT})", "Monetary value"),
+    "monetary_histogram": ("monetary", "Monetary value", "Monetary value"),
 }
 
 
@@ -125,7 +148,7 @@ def _histogram(name: str) -> BlockFn:
     metric, x_title, default = HISTOGRAMS[name]
 
     def build(ctx: Context, block: Block, action: str | None) -> Built:
-        hist = ctx.data.histogram(metric, ctx.settings.histogram_bins)
+        hist = ctx.data.histogram(metric, ctx.settings.histogram_bins, ctx.numbers)
         args = ctx.titles(block, default)
         if not args["subtitle"]:
             args["subtitle"] = hist.note()
@@ -138,18 +161,18 @@ def _segment_table(ctx: Context, block: Block, action: str | None) -> Built:
     frame = ctx.data.segments.with_columns(
         pl.col("segment").replace_strict(ctx.descriptions, default="", return_dtype=pl.String).alias("description")
     )
-    return Table(
+    return ctx.table(
         [
             ("segment", "Segment", "{}"),
             ("description", "Who", "{}"),
             ("action", "Action", "{}"),
             ("customers", "Customers", "{:,}"),
             ("customer_share", "Share", "{:.1%}"),
-            ("revenue", "Revenue (net)", "{:,.0f}"),
+            ("revenue", "Revenue (net)", "money"),
             ("revenue_share", "Rev. share", "{:.1%}"),
-            ("median_recency_days", "Med. recency (days)", "{:,.0f}"),
-            ("median_frequency", "Med. orders", "{:,.1f}"),
-            ("median_monetary", "Med. monetary", "{:,.2f}"),
+            ("median_recency_days", "Med. recency (days)", "{:,g}"),  # a median of whole days or orders
+            ("median_frequency", "Med. orders", "{:,g}"),  # is whole, or half way between two
+            ("median_monetary", "Med. monetary", "money2"),
         ],
         frame,
         caption=block.title or "",
@@ -172,9 +195,7 @@ def _action_value(ctx: Context, block: Block, action: str | None) -> Built:
         )
     else:
         frame, what = frame.with_columns(pl.col("revenue").alias("value")), "Past revenue (net; no CLV without churn)"
-    return C.action_value(
-        frame, ctx.actions, value_title=f"{what}, {C.MONEY_UNIT}", **ctx.titles(block, "Expected value per action")
-    )
+    return C.action_value(frame, ctx.actions, value_title=what, **ctx.titles(block, "Expected value per action"))
 
 
 def _action_segments(ctx: Context, block: Block, action: str | None) -> Built:
@@ -203,10 +224,10 @@ def _customer_preview(ctx: Context, block: Block, action: str | None) -> Built:
         ("segment", "Segment", "{}"),
         ("recency_days", "Recency (days)", "{:,}"),
         ("frequency", "Orders", "{:,}"),
-        ("monetary", "Monetary", "{:,.2f}"),
+        ("monetary", "Monetary", "money2"),
     ]
     if ctx.data.has_churn:
-        cols += [("clv", "CLV", "{:,.2f}"), ("churn_risk", "Churn risk", "{:.1f}")]
+        cols += [("clv", "CLV", "money2"), ("churn_risk", "Churn risk", "{:.1f}")]
     if ctx.offer_names is not None:
         cols += [("offer", "Next best offer", "{}"), ("offer_reason", "Why", "{}")]
         frame = frame.with_columns(
@@ -221,7 +242,7 @@ def _customer_preview(ctx: Context, block: Block, action: str | None) -> Built:
         name = ctx.exports[action]
         caption += " The full list is in"
         link = (name, name)
-    return Table(cols, frame, caption=caption, link=link)
+    return ctx.table(cols, frame, caption=caption, link=link)
 
 
 def _action_table(ctx: Context, block: Block, action: str | None) -> Built:
@@ -229,11 +250,11 @@ def _action_table(ctx: Context, block: Block, action: str | None) -> Built:
         ("action", "Action", "{}"),
         ("customers", "Customers", "{:,}"),
         ("customer_share", "Share", "{:.1%}"),
-        ("revenue", "Revenue (net)", "{:,.0f}"),
+        ("revenue", "Revenue (net)", "money"),
     ]
     if ctx.data.has_churn:
-        cols += [("clv", "Expected value (CLV)", "{:,.0f}"), ("mean_churn_risk", "Mean churn risk", "{:.1f}")]
-    return Table(cols, ctx.data.action_table, caption=block.title or "")
+        cols += [("clv", "Expected value (CLV)", "money"), ("mean_churn_risk", "Mean churn risk", "{:.1f}")]
+    return ctx.table(cols, ctx.data.action_table, caption=block.title or "")
 
 
 # --- churn ---------------------------------------------------------------------------
@@ -253,8 +274,9 @@ def _churn_risk(ctx: Context, block: Block, action: str | None) -> Built:
 def _revenue_at_risk(ctx: Context, block: Block, action: str | None) -> Built:
     if not ctx.data.has_churn:
         return Note(NO_CHURN)
-    if _no_p_alive(ctx):
-        return Note(f"Revenue at risk weighs recent revenue by 1 − P(alive): {NO_P_ALIVE}.")
+    if ctx.data.segments["revenue_at_risk"].is_null().all():
+        return Note("Revenue at risk weighs each customer's expected value (CLV) by the churn risk; "
+                    "this churn model gives no CLV.")
     return C.revenue_at_risk(
         ctx.data.segments,
         ctx.segments,
@@ -266,15 +288,15 @@ def _revenue_at_risk(ctx: Context, block: Block, action: str | None) -> Built:
 def _churn_table(ctx: Context, block: Block, action: str | None) -> Built:
     if not ctx.data.has_churn:
         return Note(NO_CHURN)
-    return Table(
+    return ctx.table(
         [
             ("segment", "Segment", "{}"),
             ("customers", "Customers", "{:,}"),
             ("mean_churn_risk", "Mean churn risk", "{:.1f}"),
             ("likely_gone_share", "Likely gone", "{:.1%}"),
-            ("recent_revenue", f"Revenue, last {ctx.data.recent_days} d", "{:,.0f}"),
-            ("revenue_at_risk", "Revenue at risk", "{:,.0f}"),
-            ("clv", "CLV (total)", "{:,.0f}"),
+            ("recent_revenue", f"Revenue, last {ctx.data.recent_days} d", "money"),
+            ("revenue_at_risk", "Revenue at risk", "money"),
+            ("clv", "CLV (total)", "money"),
         ],
         ctx.data.segments,
         caption=block.title or "",
@@ -284,14 +306,19 @@ def _churn_table(ctx: Context, block: Block, action: str | None) -> Built:
 def _migration(ctx: Context, block: Block, action: str | None) -> Built:
     if ctx.migration is None:
         return Note("No earlier date to compare with.")
-    from_order = [*ctx.segments.domain, D.NEW_CUSTOMERS]
-    return C.migration_heatmap(
+    rows = set(ctx.migration["from_segment"].to_list())
+    cols = set(ctx.migration["to_segment"].to_list())
+    from_order = [seg for seg in [*ctx.segments.domain, D.NEW_CUSTOMERS] if seg in rows]  # only rows that occur
+    args = ctx.titles(block, "Segment migration")
+    if D.NEW_CUSTOMERS in rows and not args["subtitle"]:
+        args["subtitle"] = f"last row: customers whose first order came after {ctx.compare_as_of}"
+    return G.migration_heatmap(
         ctx.migration,
         from_order=from_order,
-        to_order=list(ctx.segments.domain),
+        to_order=[seg for seg in ctx.segments.domain if seg in cols],
         from_title=f"Segment on {ctx.compare_as_of}",
         to_title=f"Segment on {ctx.data.as_of}",
-        **ctx.titles(block, "Segment migration"),
+        **args,
     )
 
 
@@ -303,11 +330,11 @@ def _head(ctx: Context) -> dict[str, Any]:
 
 
 def _f_customers(ctx: Context, action: str | None) -> Figure:
-    return Figure("Customers", f"{_head(ctx)['customers']:,}", "scored, with at least one purchase")
+    return Figure("Customers", ctx.numbers.number("{:,}")(_head(ctx)["customers"]), "scored, with at least one purchase")
 
 
 def _f_revenue(ctx: Context, action: str | None) -> Figure:
-    return Figure("Revenue (net)", money(_head(ctx)["revenue"]), f"{C.MONEY_UNIT}, all orders to the as-of date")
+    return Figure("Revenue (net)", ctx.money(_head(ctx)["revenue"]), "all orders to the as-of date")
 
 
 def _f_active(ctx: Context, action: str | None) -> Figure:
@@ -327,8 +354,8 @@ def _f_clv(ctx: Context, action: str | None) -> Figure:
         return Figure("Expected value (CLV)", "n/a", "score with --churn auto")
     return Figure(
         "Expected value (CLV)",
-        money(_head(ctx)["clv"]),
-        f"{C.MONEY_UNIT}, next {ctx.data.clv_months} months, discounted",
+        ctx.money(_head(ctx)["clv"]),
+        f"next {ctx.data.clv_months} months, discounted",
     )
 
 
@@ -361,15 +388,13 @@ def _f_gone(ctx: Context, action: str | None) -> Figure:
 
 def _f_at_risk(ctx: Context, action: str | None) -> Figure:
     h = _head(ctx)
-    if _no_p_alive(ctx):
-        return Figure("Revenue at risk", "n/a", NO_P_ALIVE)
     if h["revenue_at_risk"] is None:
-        return Figure("Revenue at risk", "n/a", "score with --churn auto")
-    share = h["revenue_at_risk"] / h["recent_revenue"] if h["recent_revenue"] else 0.0
+        return Figure("Revenue at risk", "n/a", "score with --churn auto" if not ctx.data.has_churn else "no CLV")
+    share = h["revenue_at_risk"] / h["clv"] if h["clv"] else 0.0
     return Figure(
         "Revenue at risk",
-        money(h["revenue_at_risk"]),
-        f"{share:.1%} of the last {ctx.data.recent_days} days' revenue, weighted by 1 − P(alive)",
+        ctx.money(h["revenue_at_risk"]),
+        f"{share:.1%} of the expected value, weighted by the chance of no order in {ctx.data.horizon_days} days",
     )
 
 
@@ -402,13 +427,13 @@ def _f_list_value(ctx: Context, action: str | None) -> Figure:
         return Figure("Expected value", "n/a", "no CLV without a churn model (--churn auto)")
     per = (row["clv"] or 0.0) / row["customers"] if row["customers"] else 0.0
     return Figure(
-        "Expected value (CLV)", money(row["clv"]), f"{per:,.2f} per customer, next {ctx.data.clv_months} months"
+        "Expected value (CLV)", ctx.money(row["clv"]), f"{ctx.money(per, 2)} per customer, next {ctx.data.clv_months} months"
     )
 
 
 def _f_list_revenue(ctx: Context, action: str | None) -> Figure:
     row = _action_row(ctx, action)
-    return Figure("Past revenue (net)", money(row["revenue"]), f"{C.MONEY_UNIT}, all orders to the as-of date")
+    return Figure("Past revenue (net)", ctx.money(row["revenue"]), "all orders to the as-of date")
 
 
 # --- what a definition can name (collected by rfm.reporting._registry) ----------------

@@ -36,6 +36,7 @@ from rfm.reporting._blocks import Context, Leads, Note, Table
 from rfm.reporting._data import ReportData
 from rfm.reporting._definitions import KINDS, LEADS, PLACEHOLDERS, ReportDefinition, Section
 from rfm.reporting._html import ChartItem, NoteItem, Page, SectionOut, TableItem, library_versions, render_page
+from rfm.reporting._numbers import Numbers, check_currency, check_locale
 from rfm.reporting._registry import CHARTS, FIGURES, TABLES, load_definition
 
 #: Page-wide chart styling, applied to every spec (HTML and PNG/SVG alike).
@@ -48,12 +49,47 @@ CHART_CONFIG: dict[str, Any] = {
 }
 
 
-def final_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """The Vega-Lite dict written into the page: validated, page config merged, no ``$schema`` URL."""
+def final_spec(chart: alt.TopLevelMixin, numbers: Numbers = Numbers()) -> dict[str, Any]:
+    """The Vega-Lite dict written into the page: validated, page config and the number locale
+    (decimal and grouping marks, currency) merged, no ``$schema`` URL."""
     spec = chart.to_dict(validate=True)
     spec.pop("$schema", None)
-    spec["config"] = {**spec.get("config", {}), **CHART_CONFIG}
+    spec["config"] = {**spec.get("config", {}), **CHART_CONFIG, "locale": numbers.vega_locale()}
     return spec
+
+
+def with_title(config: Config, title: str | None) -> Config:
+    """``config`` with ``report.title`` set to ``title`` (``--title``), when one is given."""
+    if not title:
+        return config
+    return config.model_copy(update={"report": config.report.model_copy(update={"title": title})})
+
+
+def report_numbers(config: Config) -> Numbers:
+    """The config's ``report.currency`` and ``report.locale``, checked against CLDR (a ConfigError
+    naming the key), so a bad code fails before any data is read."""
+    numbers = Numbers(config.report.currency, config.report.locale)
+    check_locale(numbers.locale)
+    if numbers.currency is not None:
+        check_currency(numbers.currency)
+    return numbers
+
+
+#: An absolute path of this machine (POSIX or Windows) inside a message.
+_ABSOLUTE = re.compile(r"(?<![\w:/.])(?:/|[A-Za-z]:[\\/])(?:[^\s/\\:\"']+[/\\])+([^\s/\\:\"',;]+)")
+
+
+def public_text(text: str, names: dict[str, str]) -> str:
+    """``text`` fit for a mailed report: each input named by its file name only (``names``: the
+    label as given -> its name), and any other absolute path cut to its last part."""
+    for label, name in names.items():
+        text = text.replace(label, name)
+    return _ABSOLUTE.sub(lambda m: m.group(1), text)
+
+
+def input_names(*labels: str | None) -> dict[str, str]:
+    """How each input is named in a report: a file by its name, a database table by its label."""
+    return {label: Path(label).name for label in labels if label and "://" not in label}
 
 
 def check_out(out: str | Path) -> Path:
@@ -81,6 +117,11 @@ def _expand(section: Section, actions: list[str]) -> list[tuple[Section, str | N
     return [(section, None)]
 
 
+def _has_customers(ctx: Context, action: str) -> bool:
+    rows = ctx.data.action_table.filter(pl.col("action") == action)
+    return bool(rows.height) and int(rows["customers"].sum()) > 0
+
+
 def _build_section(
     ctx: Context, section: Section, action: str | None, values: dict[str, Any], seen: set[str]
 ) -> SectionOut:
@@ -91,9 +132,13 @@ def _build_section(
     if action and action in section.action_text:
         text = f"{text}\n\n{_fill(section.action_text[action], values)}"
     ctx.columns = section.columns
+    heading = title[:1].upper() + title[1:]
+    if action and not _has_customers(ctx, action):  # one line, not empty charts, tables and a link
+        listed = f"; its list ({ctx.exports[action]}) is empty" if action in ctx.exports else ""
+        return SectionOut(sid, heading, f"No customer has the action {action} as of {ctx.data.as_of}{listed}.", 1)
     out = SectionOut(
         sid,
-        title[:1].upper() + title[1:],
+        heading,
         text,
         section.columns,
         figures=[FIGURES[f](ctx, action) for f in section.figures],
@@ -117,7 +162,7 @@ def _build_section(
             while cid in seen:
                 cid += "-2"
             seen.add(cid)
-            out.items.append(ChartItem(cid, block.name, final_spec(built), caption))
+            out.items.append(ChartItem(cid, block.name, final_spec(built, ctx.numbers), caption))
     return out
 
 
@@ -148,6 +193,7 @@ def write_report(
     if kind not in KINDS:
         raise InputError(f'report "{kind}" cannot be built on its own; choose one of {", ".join(KINDS)}')
     s = defn.settings
+    numbers = report_numbers(scores.config)
     notes = list(notes or []) + [f"Scoring: {w}" for w in scores.warnings]
     data = ReportData.capture(orders, scores, recent_days=s.recent_days)
     ruleset = scores.ruleset
@@ -160,6 +206,7 @@ def write_report(
         descriptions={r.name: r.description for r in ruleset.rules},
         backtest=backtest,
         backtest_note=backtest_note,
+        numbers=numbers,
     )
     if kind == "campaign":
         _attach_offers(ctx, orders, scores, offers, notes)
@@ -193,15 +240,20 @@ def write_report(
             for sec, action in _expand(section, actions):
                 sections.append(_build_section(ctx, sec, action, values, seen))
     ctx.columns = 1
+    names = input_names(orders.source.label, scores.config.source, getattr(offers, "source", None))
+    own = _fill(defn.title, values)
+    title = scores.config.report.title
     page = Page(
-        title=_fill(defn.title, values),
+        title=f"{title} · {own}" if title else own,
         subtitle=_fill(defn.subtitle, values),
         intro=_fill(defn.intro, values),
         headline=[FIGURES[f](ctx, None) for f in defn.headline],
         sections=sections,
-        footer=f"Made by rfm from {orders.source.label}; charts: {library_versions()}. "
-        "The page loads nothing from the network.",
-        notes=notes,
+        footer=public_text(f"Made by rfm from {orders.source.label}; charts: {library_versions()}. ", names)
+        + (f"Amounts in {numbers.currency}. " if numbers.currency else
+           "Amounts in the orders' currency (set report.currency, e.g. EUR, to print its symbol). ")
+        + "The page loads nothing from the network.",
+        notes=[public_text(n, names) for n in notes],
     )
     html_path = write_text(out, render_page(page))
     return [html_path, *written, *_export_charts(page, out, png=png, svg=svg)]
@@ -314,6 +366,7 @@ def run_report(
     query: str | None = None,
     lists_table: str | None = None,
     if_exists: str = "fail",
+    title: str | None = None,
 ) -> list[Path]:
     """Load, score and build report ``kind`` (``rfm report``); return every file written, the HTML first.
 
@@ -334,7 +387,8 @@ def run_report(
         raise InputError(f'report "{kind}" cannot be built on its own; choose one of {", ".join(KINDS)}')
     if (leads is None) != (events is None):
         raise InputError("--leads and --events go together: give both files (leads and their engagement events)")
-    cfg = load_config(config)
+    cfg = with_title(load_config(config), title)
+    report_numbers(cfg)  # a bad currency or locale fails before the orders are read
     update: dict[str, Any] = {}
     if kind != "campaign":
         update["offers"] = None  # only the campaign report shows offers: do not score them for the others
@@ -345,7 +399,9 @@ def run_report(
     cfg = cfg.model_copy(update=update)
     notes: list[str] = []
     method = churn or cfg.churn.method
-    if kind == "churn" and method == "none" and cfg.churn.model is None:
+    # the churn report is about churn; the campaign report's expected value is the CLV (an explicit
+    # --churn none keeps it on past revenue)
+    if method == "none" and cfg.churn.model is None and (kind == "churn" or (kind == "campaign" and churn is None)):
         method = "auto"
         notes.append("Churn: the config sets no churn model, so this report scored with churn.method auto")
     with Orders(

@@ -18,11 +18,12 @@ import polars as pl
 # --- formats and colours -----------------------------------------------------------
 
 COUNT = ",d"
-MONEY = ",.0f"
-MONEY2 = ",.2f"
+#: Money formats start with d3's ``$``: the report locale's currency prefix and suffix
+#: (empty without report.currency; see rfm.reporting._numbers).
+MONEY = "$,.0f"
+MONEY2 = "$,.2f"
 SHARE = ".1%"
 RISK = ".1f"
-MONEY_UNIT = "order currency"
 
 #: Colours of the rule set's segments in priority order (the default preset's
 #: eleven read green = best, blue/teal = loyal/new, yellow = middling,
@@ -76,6 +77,11 @@ class Colors:
     def sort(self) -> list[str]:
         return list(self.domain)
 
+    def only(self, present: list[str]) -> Colors:
+        """The scale narrowed to the ``present`` names (a legend lists only what occurs); each keeps its colour."""
+        keep = [i for i, name in enumerate(self.domain) if name in set(present)]
+        return Colors(self.field, tuple(self.domain[i] for i in keep), tuple(self.range[i] for i in keep), self.title)
+
 
 def segment_colors(segment_order: list[str], other: str | None = None) -> Colors:
     """Colour per segment in rule order; the catch-all ``other`` gets grey."""
@@ -99,7 +105,7 @@ TIER_SCALE = Colors("tier", tuple(TIER_COLORS), tuple(TIER_COLORS.values()), "Ti
 
 CUSTOMERS_TIP = alt.Tooltip("customers:Q", title="Customers", format=COUNT)
 SHARE_TIP = alt.Tooltip("customer_share:Q", title="Share of customers", format=SHARE)
-REVENUE_TIP = alt.Tooltip("revenue:Q", title=f"Revenue (net, {MONEY_UNIT})", format=MONEY)
+REVENUE_TIP = alt.Tooltip("revenue:Q", title="Revenue (net)", format=MONEY)
 REVENUE_SHARE_TIP = alt.Tooltip("revenue_share:Q", title="Share of revenue", format=SHARE)
 SEGMENT_TIP = alt.Tooltip("segment:N", title="Segment")
 ACTION_TIP = alt.Tooltip("action:N", title="Action")
@@ -110,7 +116,9 @@ def axis_for(frame: pl.DataFrame, field: str, *, money: bool = False) -> alt.Axi
     """Whole numbers with thousands separators; SI prefixes (1.2M) only for millions and up."""
     top = frame[field].abs().max() if frame.height else None
     big = top is not None and float(top) >= 1e6
-    return alt.Axis(format="~s" if big else (",.0f" if money else ",d"))
+    if money:
+        return alt.Axis(format="$~s" if big else MONEY)
+    return alt.Axis(format="~s" if big else ",d")
 
 
 def customers_x(frame: pl.DataFrame) -> alt.X:
@@ -182,64 +190,6 @@ def segment_revenue_share(
             tooltip=[SEGMENT_TIP, REVENUE_TIP, REVENUE_SHARE_TIP, SHARE_TIP],
         )
         .properties(width=width, height=bar_height(frame.height))
-    )
-
-
-def rf_heatmap(
-    frame: pl.DataFrame, *, title: str = "Recency × frequency", subtitle: str | None = None, width: int = 360
-) -> alt.LayerChart:
-    """R x F grid coloured by mean monetary value, each cell labelled with its customers."""
-    base = alt.Chart(frame, title=chart_title(title, subtitle)).encode(
-        x=alt.X("f_score:O", title="Frequency score F (1 = fewest orders, 5 = most)", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("r_score:O", sort="descending", title="Recency score R (5 = most recent)"),
-        tooltip=[
-            alt.Tooltip("r_score:O", title="R"),
-            alt.Tooltip("f_score:O", title="F"),
-            CUSTOMERS_TIP,
-            alt.Tooltip("mean_monetary:Q", title=f"Mean monetary ({MONEY_UNIT})", format=MONEY2),
-            REVENUE_TIP,
-        ],
-    )
-    cells = base.mark_rect(stroke="white").encode(
-        color=alt.Color(
-            "mean_monetary:Q",
-            scale=alt.Scale(scheme=HEAT_SCHEME),
-            title=["Mean monetary", f"({MONEY_UNIT})"],
-            legend=alt.Legend(format=MONEY),
-        )
-    )
-    labels = base.mark_text(fontSize=12).encode(
-        text=alt.Text("customers:Q", format=COUNT),
-        color=contrast_color("mean_monetary", frame),
-    )
-    return alt.layer(cells, labels).properties(width=width, height=width)
-
-
-def rf_segments(
-    frame: pl.DataFrame,
-    colors: Colors,
-    *,
-    title: str = "Largest segment per cell",
-    subtitle: str | None = None,
-    width: int = 360,
-) -> alt.Chart:
-    """R x F grid coloured by the segment holding most of each cell's customers."""
-    return (
-        alt.Chart(frame, title=chart_title(title, subtitle))
-        .mark_rect(stroke="white")
-        .encode(
-            x=alt.X("f_score:O", title="Frequency score F (1 = fewest orders, 5 = most)", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("r_score:O", sort="descending", title="Recency score R (5 = most recent)"),
-            color=colors.color(legend=True),
-            opacity=alt.Opacity("cell_share:Q", scale=alt.Scale(domain=[0, 1], range=[0.35, 1]), legend=None),
-            tooltip=[
-                alt.Tooltip("r_score:O", title="R"),
-                alt.Tooltip("f_score:O", title="F"),
-                SEGMENT_TIP,
-                alt.Tooltip("cell_share:Q", title="Share of the cell's customers", format=SHARE),
-            ],
-        )
-        .properties(width=width, height=width)
     )
 
 
@@ -409,7 +359,7 @@ def revenue_at_risk(
     subtitle: str | None = None,
     width: int = 360,
 ) -> alt.Chart:
-    """Recent revenue weighted by the chance the customer has gone (1 - P(alive))."""
+    """Expected value (CLV) weighted by the chance of no order in the churn horizon, per segment."""
     return (
         alt.Chart(
             frame.select("segment", "customers", "recent_revenue", "revenue_at_risk"),
@@ -420,7 +370,7 @@ def revenue_at_risk(
             y=segment_y(colors),
             x=alt.X(
                 "revenue_at_risk:Q",
-                title=f"Revenue at risk ({MONEY_UNIT})",
+                title="Revenue at risk",
                 axis=axis_for(frame, "revenue_at_risk", money=True),
             ),
             color=colors.color(),
@@ -433,40 +383,3 @@ def revenue_at_risk(
         )
         .properties(width=width, height=bar_height(frame.height))
     )
-
-
-def migration_heatmap(
-    frame: pl.DataFrame,
-    *,
-    from_order: list[str],
-    to_order: list[str],
-    from_title: str,
-    to_title: str,
-    title: str = "Segment migration",
-    subtitle: str | None = None,
-    width: int = 560,
-) -> alt.LayerChart:
-    """Transition matrix: rows = segment at the earlier date, columns = segment now."""
-    base = alt.Chart(frame, title=chart_title(title, subtitle)).encode(
-        x=alt.X("to_segment:N", sort=to_order, title=to_title, axis=alt.Axis(labelAngle=-35, labelLimit=140)),
-        y=alt.Y("from_segment:N", sort=from_order, title=from_title, axis=alt.Axis(labelLimit=160)),
-        tooltip=[
-            alt.Tooltip("from_segment:N", title="Was"),
-            alt.Tooltip("to_segment:N", title="Is now"),
-            CUSTOMERS_TIP,
-            alt.Tooltip("row_share:Q", title="Share of the earlier segment", format=SHARE),
-        ],
-    )
-    cells = base.mark_rect(stroke="white").encode(
-        color=alt.Color(
-            "row_share:Q",
-            scale=alt.Scale(scheme=HEAT_SCHEME, domain=[0, 1]),
-            title=["Share of the", "earlier segment"],
-            legend=alt.Legend(format="%"),
-        )
-    )
-    labels = base.mark_text(fontSize=11).encode(
-        text=alt.Text("customers:Q", format=COUNT),
-        color=alt.condition("datum.row_share > 0.55", alt.value("white"), alt.value("#222")),
-    )
-    return alt.layer(cells, labels).properties(width=width, height=max(160, 26 * len(from_order)))

@@ -18,6 +18,7 @@ import polars as pl
 
 from rfm.customers import CustomerScores, OrderHistory
 from rfm.engine import Engine, QueryRows, Table
+from rfm.reporting._numbers import Numbers
 
 #: Histogram bin widths are 1, 2, 2.5 or 5 times a power of ten.
 NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
@@ -70,18 +71,21 @@ def histogram_bins(metric: str, lo: float, p01: float, p99: float, bins: int) ->
     return start, step, max(1, math.ceil((p99 - start) / step))
 
 
-def _label(metric: str, a: float, b: float, first: bool, last: bool, clipped_low: bool, clipped_high: bool) -> str:
+def _label(
+    metric: str, a: float, b: float, first: bool, last: bool, clipped_low: bool, clipped_high: bool,
+    numbers: Numbers = Numbers(),
+) -> str:
     if metric in INTEGER_METRICS:
-        lo, hi = int(a), int(b) - 1
-        text = f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
+        lo, hi = (numbers.number("{:,}")(v) for v in (int(a), int(b) - 1))
         if last and clipped_high:
-            text = f"{lo:,} or more"
-        return text
+            return f"{lo} or more"
+        return lo if lo == hi else f"{lo}–{hi}"
+    lo, hi = numbers.money(a, 2), numbers.money(b, 2)
     if first and clipped_low:
-        return f"below {b:,.2f}"
+        return f"below {hi}"
     if last and clipped_high:
-        return f"{a:,.2f} or more"
-    return f"{a:,.2f} to {b:,.2f}"
+        return f"{lo} or more"
+    return f"{lo} to {hi}"
 
 
 @dataclass
@@ -160,7 +164,8 @@ class ReportData:
         frame = self._fetch("reports.metric_ranges")
         return {row["metric"]: row for row in frame.iter_rows(named=True)}
 
-    def histogram(self, metric: str, bins: int) -> Histogram:
+    def histogram(self, metric: str, bins: int, numbers: Numbers = Numbers()) -> Histogram:
+        """Customers in ``bins`` bins of ``metric``, labelled in ``numbers``' locale and currency."""
         r = self._ranges[metric]
         if r["lo"] is None:
             empty = pl.DataFrame(
@@ -184,7 +189,7 @@ class ReportData:
         rows = []
         for k, customers in full.select("k", "customers").iter_rows():
             a, b = start + k * step, start + (k + 1) * step
-            label = _label(metric, a, b, k == 0, k == n - 1, clipped_low, clipped_high)
+            label = _label(metric, a, b, k == 0, k == n - 1, clipped_low, clipped_high, numbers)
             if metric in INTEGER_METRICS:  # bars centred on whole numbers: [a - 0.5, b - 0.5]
                 a, b = a - 0.5, b - 0.5
             rows.append(

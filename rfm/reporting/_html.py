@@ -172,11 +172,12 @@ def paragraphs(text: str) -> str:
     return "".join(f"<p>{esc(' '.join(p.split()))}</p>" for p in parts)
 
 
-def cell(value: Any, fmt: str) -> str:
+def cell(value: Any, fmt: Any) -> str:
+    """One table cell: ``fmt`` is a Python format string or a function of the value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     try:
-        return fmt.format(value)
+        return fmt(value) if callable(fmt) else fmt.format(value)
     except (ValueError, TypeError):
         return str(value)
 

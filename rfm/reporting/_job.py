@@ -24,7 +24,7 @@ from rfm.customers import Config, CustomerScores, load_config
 from rfm.engine import redact
 from rfm.errors import InputError
 from rfm.pipeline import Orders
-from rfm.reporting._build import backtest_for, lead_section, report_methods, write_report
+from rfm.reporting._build import backtest_for, lead_section, report_methods, report_numbers, with_title, write_report
 
 
 @dataclass
@@ -59,6 +59,7 @@ def run_job(
     threads: int | None = None,
     temp_directory: str | None = None,
     leads_files: Callable[[Path], tuple[Any, Any, Any]] | None = None,
+    title: str | None = None,
 ) -> JobResult:
     """Score ``orders`` once and write into ``out_dir``: scores.parquet (and scores.csv with ``csv``),
     scoring.json, scores.churn.json, offers.csv (with a catalogue), segments.csv, segments.html,
@@ -77,7 +78,8 @@ def run_job(
     if churn == "none":
         raise InputError("rfm run writes the campaign and churn reports, which need churn scores: drop --churn none "
                          "or choose a method (auto, best, bgnbd, pnbd, recency_ratio, propensity)")
-    cfg = load_config(config)
+    cfg = with_title(load_config(config), title)
+    report_numbers(cfg)  # a bad currency or locale fails before the orders are read
     notes: list[str] = []
     method = churn or cfg.churn.method
     if method == "none" and cfg.churn.model is None:

@@ -136,3 +136,34 @@ def test_offers_command_and_score_with_catalogue(tmp_path, capsys):
 def test_offers_command_needs_a_catalogue(tmp_path, golden_csv, capsys):
     assert main(["offers", str(golden_csv), "--out", str(tmp_path / "o.csv")]) == 2
     assert "rfm offers: no offer catalogue; pass --offers offers.yaml" in capsys.readouterr().err
+
+
+def config_keys(model: type, prefix: str = "") -> list[str]:
+    """Every key of the config schema, dotted (input.csv.delimiter), from the pydantic models."""
+    from pydantic import BaseModel
+
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            keys += config_keys(kind, f"{prefix}{name}.")
+    return keys
+
+
+def test_readme_documents_every_config_key():
+    """The README's Configuration block names every key of the schema under its parent."""
+    from rfm.customers import Config
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"^## Configuration\n.*?```yaml\n(.*?)```", readme, re.M | re.S).group(1)
+    keys = config_keys(Config)
+    assert {"report.currency", "report.locale", "churn.propensity.calibration", "input.csv.encoding"} <= set(keys)
+    for key in keys:
+        *parents, leaf = key.split(".")
+        start = 0
+        for parent in parents:  # each parent's section, then the leaf inside it
+            found = re.search(rf"(^|[\s{{]){re.escape(parent)}:", block[start:], re.M)
+            assert found, f"README Configuration: no {'.'.join(parents)} section for {key}"
+            start += found.end()
+        assert re.search(rf"(^|[\s{{]){re.escape(leaf)}:", block[start:], re.M), f"README Configuration: no {key}"

@@ -109,7 +109,7 @@ def test_report_renders_in_chromium(reports, kind, tmp_path):
 def test_browser_check_catches_a_broken_chart(reports, tmp_path):
     """Negative control: a chart whose expression Vega cannot parse is reported, not silently blank."""
     html = reports["segments"].read_text(encoding="utf-8")
-    broken = html.replace('"test":"datum.mean_monetary', '"test":"nosuchfunction() || datum.mean_monetary', 1)
+    broken = html.replace('"test":"datum.dark', '"test":"nosuchfunction() || datum.dark', 1)
     assert broken != html
     page = tmp_path / "broken.html"
     page.write_text(broken.replace("<head>", "<head>\n" + CONSOLE_HOOK, 1), encoding="utf-8")

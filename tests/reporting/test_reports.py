@@ -30,6 +30,7 @@ from rfm.reporting import KINDS, Leads, final_spec, load_definition, run_report,
 from rfm.reporting import _backtest_charts as B
 from rfm.reporting import _charts as C
 from rfm.reporting import _data as D
+from rfm.reporting import _grid_charts as G
 from rfm.reporting import _lead_charts as L
 from rfm.reporting._html import spec_json
 from tests.conftest import DATA as DATA_ROOT
@@ -196,13 +197,15 @@ def test_rf_heatmap_has_one_row_per_cell(vl_schema):
             "revenue": [0.0] * 25,
         }
     )
-    spec = final_spec(C.rf_heatmap(grid, title="R x F"))
+    spec = final_spec(G.rf_heatmap(grid, title="R x F"))
     validate(spec, vl_schema)
-    cells, labels = spec["layer"]
-    assert (cells["mark"]["type"], labels["mark"]["type"]) == ("rect", "text")
+    muted, cells, labels = spec["layer"]
+    assert (muted["mark"]["type"], cells["mark"]["type"], labels["mark"]["type"]) == ("rect", "rect", "text")
+    assert muted["mark"]["color"] == G.MUTED and "color" not in muted.get("encoding", {})
     assert cells["encoding"]["x"]["title"] == "Frequency score F (1 = fewest orders, 5 = most)"
     assert cells["encoding"]["y"] == labels["encoding"]["y"]
-    assert cells["encoding"]["y"]["sort"] == "descending"
+    assert cells["encoding"]["y"]["scale"]["domain"] == [5, 4, 3, 2, 1]  # R = 5 on top
+    assert cells["encoding"]["x"]["scale"]["domain"] == [1, 2, 3, 4, 5]
     assert [t["field"] for t in cells["encoding"]["tooltip"]] == [
         "r_score",
         "f_score",
@@ -211,10 +214,27 @@ def test_rf_heatmap_has_one_row_per_cell(vl_schema):
         "revenue",
     ]
     assert cells["encoding"]["color"]["field"] == "mean_monetary"
-    assert cells["encoding"]["color"]["title"] == ["Mean monetary", "(order currency)"]
+    assert cells["encoding"]["color"]["title"] == "Mean monetary"
     assert labels["encoding"]["text"] == {"field": "customers", "format": ",d", "type": "quantitative"}
-    assert labels["encoding"]["color"]["condition"]["test"] == "datum.mean_monetary > 14.399999999999999"
-    assert len(rows(spec)) == 25
+    # 300 customers: a cell under 0.5 % of them (1.5) is muted, so the cells of 0 and 1 customer
+    # are grey and leave the colour scale; white labels from 55 % of the shown range (2..24) up
+    data = {r["customers"]: r for r in rows(spec)}
+    assert sorted(c for c, r in data.items() if not r["shown"]) == [0, 1]
+    assert sorted(c for c, r in data.items() if r["dark"]) == list(range(15, 25))
+    assert muted["transform"] == [{"filter": "!datum.shown"}] and cells["transform"] == [{"filter": "datum.shown"}]
+
+
+def test_rf_grids_share_their_axes_and_list_only_present_segments(vl_schema):
+    """The two R x F grids show the same scores (F = 2 left out of both when no customer has it)
+    and the segment legend lists only the segments that occur, each in its fixed colour."""
+    colors = C.segment_colors(["Champions", "Loyal", "New", "Lost"])
+    cells = pl.DataFrame({"r_score": [5, 1], "f_score": [3, 1], "segment": ["Champions", "Lost"],
+                          "cell_share": [1.0, 0.8]})
+    spec = final_spec(G.rf_segments(cells, colors, f_scores=[1, 3], r_scores=[1, 5]))
+    validate(spec, vl_schema)
+    enc = spec["encoding"]
+    assert enc["x"]["scale"]["domain"] == [1, 3] and enc["y"]["scale"]["domain"] == [5, 1]
+    assert enc["color"]["scale"] == {"domain": ["Champions", "Lost"], "range": [colors.range[0], colors.range[3]]}
 
 
 def test_histogram_spec_uses_sql_bins(vl_schema):
@@ -246,7 +266,7 @@ def test_migration_heatmap_spec(vl_schema):
         }
     )
     spec = final_spec(
-        C.migration_heatmap(
+        G.migration_heatmap(
             frame,
             from_order=[*SEGMENTS, D.NEW_CUSTOMERS],
             to_order=SEGMENTS,
@@ -508,8 +528,10 @@ def test_segment_colours_are_the_same_in_every_chart(built, demo):
                     scales.append(color["scale"])
     assert len(scales) >= 8
     order = scores.ruleset.segment_order
-    expected = {"domain": order, "range": [*C.SEGMENT_PALETTE[: len(order) - 1], C.OTHER_COLOR]}
-    assert all(scale == expected for scale in scales)
+    expected = dict(zip(order, [*C.SEGMENT_PALETTE[: len(order) - 1], C.OTHER_COLOR]))
+    # a scale may list fewer segments (a legend lists only those present), never another colour
+    assert all(dict(zip(scale["domain"], scale["range"])).items() <= expected.items() for scale in scales)
+    assert any(scale["domain"] == order for scale in scales)
 
 
 def test_html_is_self_contained(built):
@@ -732,18 +754,25 @@ def test_vega_bundle_is_kept_on_disk_and_rebuilt_when_unusable(tmp_path, monkeyp
 
 
 def test_churn_report_with_propensity_makes_up_no_p_alive(tmp_path):
-    """The learned propensity predicts orders, not P(alive): "likely gone" and revenue at risk say so
-    instead of counting 0 customers below a P(alive) that does not exist."""
-    page = run_report("churn", DEMO_ORDERS, config={"churn": {"method": "propensity"}}, out=tmp_path / "p.html",
-                      backtest=False)[0].read_text()
+    """The learned propensity predicts orders, not P(alive): "likely gone" says so instead of counting
+    0 customers below a P(alive) that does not exist.  Revenue at risk needs no P(alive): it is the sum
+    over customers of churn_risk / 100 x clv, recomputed here from the scores."""
+    config = {"churn": {"method": "propensity"}}
+    page = run_report("churn", DEMO_ORDERS, config=config, out=tmp_path / "p.html", backtest=False)[0].read_text()
     cards = dict((label, (value, note)) for label, value, note in re.findall(
         r'<div class="card"><div class="label">(.*?)</div><div class="value">(.*?)</div>'
         r'<div class="note">(.*?)</div></div>', page))
     assert cards["Churn model"][0] == "propensity"
     assert cards["Likely gone"] == ("n/a", "churn.method propensity does not model P(alive); see the churn risk")
-    assert cards["Revenue at risk"] == ("n/a", "churn.method propensity does not model P(alive); see the churn risk")
+    with Orders(DEMO_ORDERS, config) as orders:
+        table = orders.score(churn="propensity").table
+    at_risk = float((table["churn_risk"] / 100 * table["clv"]).sum())
+    share = at_risk / float(table["clv"].sum())
+    assert at_risk > 0
+    assert cards["Revenue at risk"] == (
+        f"{at_risk:,.0f}", f"{share:.1%} of the expected value, weighted by the chance of no order in 90 days"
+    )
     assert float(cards["Mean churn risk"][0]) > 0
-    assert "Revenue at risk weighs recent revenue by 1 − P(alive)" in page
 
 
 def test_demo_writes_every_report(demo_reports):

@@ -40,17 +40,30 @@ ORDER BY metric, k;
 -- customer in customer_id order (deterministic output).
 -- Scores from cut points: each cut is the inclusive upper bound of its bin.
 -- F and M: 1 + number of cuts below the value.  R: 1 + number of cuts at or
--- above recency_days (fewer days is better).  Segment and action are read
--- from the resolved grid passed as two lists in (r, f, m) order: a list
--- lookup per customer instead of a join.
--- params: as_of, bins, recency_cuts, frequency_cuts, monetary_cuts, segments, actions
+-- above recency_days (fewer days is better).  The condition mask has bit k
+-- set when the customer's metric $cond_metrics[k] (1 recency_days,
+-- 2 frequency, 3 monetary, 4 tenure_days) lies in [$cond_lo[k], $cond_hi[k]]
+-- (the rule set's absolute metric bounds; one weight-0 placeholder when it has
+-- none).  Segment and action are read from the resolved grid passed as two
+-- lists in (r, f, m, mask) order: a list lookup per customer instead of a join.
+-- params: as_of, bins, recency_cuts, frequency_cuts, monetary_cuts, segments, actions, masks, cond_metrics, cond_lo, cond_hi, cond_weights
 -- tables: customers
 WITH s AS (
     SELECT
         c.*,
         CAST(1 + len(list_filter($recency_cuts, lambda x: c.recency_days <= x)) AS INTEGER) AS r_score,
         CAST(1 + len(list_filter($frequency_cuts, lambda x: c.frequency > x)) AS INTEGER) AS f_score,
-        CAST(1 + len(list_filter($monetary_cuts, lambda x: c.monetary > x)) AS INTEGER) AS m_score
+        CAST(1 + len(list_filter($monetary_cuts, lambda x: c.monetary > x)) AS INTEGER) AS m_score,
+        CAST(coalesce(list_sum(list_transform(range(1, len($cond_weights) + 1), lambda k:
+            CASE WHEN (
+                CASE $cond_metrics[k]
+                    WHEN 1 THEN CAST(c.recency_days AS DOUBLE)
+                    WHEN 2 THEN CAST(c.frequency AS DOUBLE)
+                    WHEN 3 THEN CAST(c.monetary AS DOUBLE)
+                    ELSE CAST(c.tenure_days AS DOUBLE)
+                END
+            ) BETWEEN $cond_lo[k] AND $cond_hi[k] THEN $cond_weights[k] ELSE 0 END
+        )), 0) AS INTEGER) AS rule_mask
     FROM {customers} AS c
 )
 SELECT
@@ -72,8 +85,8 @@ SELECT
         THEN s.r_score::VARCHAR || s.f_score::VARCHAR || s.m_score::VARCHAR
         ELSE s.r_score::VARCHAR || '-' || s.f_score::VARCHAR || '-' || s.m_score::VARCHAR
     END AS rfm_cell,
-    $segments[((s.r_score - 1) * $bins + s.f_score - 1) * $bins + s.m_score] AS segment,
-    $actions[((s.r_score - 1) * $bins + s.f_score - 1) * $bins + s.m_score] AS action,
+    $segments[(((s.r_score - 1) * $bins + s.f_score - 1) * $bins + s.m_score - 1) * $masks + s.rule_mask + 1] AS segment,
+    $actions[(((s.r_score - 1) * $bins + s.f_score - 1) * $bins + s.m_score - 1) * $masks + s.rule_mask + 1] AS action,
     s.net <= 0 AS nonpositive_value,
     CAST($as_of AS DATE) AS as_of
 FROM s

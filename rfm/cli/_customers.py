@@ -131,9 +131,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
     ruleset = resolve_rules(cfg.segments, bins=cfg.scoring.bins, actions=cfg.actions, source=cfg.source, warn=False)
     print(f"{cfg.source}: valid; rule set {ruleset.name} over {cfg.scoring.bins}^3 = {cfg.scoring.bins**3} cells")
-    counts = ruleset.grid.group_by("segment", "action", "segment_order").len().sort("segment_order")
+    # an R-F-M cell counts for each segment that wins it for some customers (a metric bound may split a cell)
+    counts = (
+        ruleset.grid.filter("feasible")
+        .unique(["r_score", "f_score", "m_score", "segment"])
+        .group_by("segment", "action", "segment_order").len().sort("segment_order")
+    )
     for rec in counts.iter_rows(named=True):
         print(f"  {rec['segment']:<24} {rec['action']:<11} {rec['len']:>4} cells")
+    if ruleset.conditions:
+        print(f"  metric bounds (absolute): {'; '.join(map(str, ruleset.conditions))}; "
+              "a cell can hold a segment per bound")
     for message in grid_warnings(ruleset, cfg.source):
         print(f"warning: {message}", file=sys.stderr)
     return 0

@@ -246,8 +246,9 @@ class OrderHistory:
             recency_cuts=fitted.cut_points["recency_days"],
             frequency_cuts=fitted.cut_points["frequency"],
             monetary_cuts=fitted.cut_points["monetary"],
-            segments=ruleset.grid["segment"].to_list(),  # cells in (r, f, m) order
+            segments=ruleset.grid["segment"].to_list(),  # cells in (r, f, m, condition mask) order
             actions=ruleset.grid["action"].to_list(),
+            **ruleset.sql_conditions(),
         )
         del customers
         bins = engine.fetch("customers.score_bins", {"scores": table})

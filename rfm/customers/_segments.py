@@ -1,15 +1,21 @@
-"""Named segments: ordered rules over the R/F/M score grid, first match wins.
+"""Named segments: ordered rules over the R/F/M score grid and metric bounds, first match wins.
 
-A rule set is data (``rfm/presets/segments/*.yaml``).  Resolving it checks the
-whole grid of score cells: rules that never win a cell (shadowed by earlier
-rules) and cells that fall through to the catch-all segment are reported.  The
-resolved grid is a small lookup table (one row per R, F, M cell); the SQL
-reads each customer's segment and action from it, never a CASE built from config.
+A rule set is data (``rfm/presets/segments/*.yaml``).  A rule tests scores
+(``r: [4, 5]``, relative to the customer base) and, optionally, metrics with
+absolute bounds (``tenure_days: {max: 90}``, ``recency_days: {min: 365}``).
+Each distinct metric bound of a rule set is a condition; a customer's
+condition mask says which hold.  Resolving the rules fills the whole grid of
+(R, F, M cell, mask) and checks it: rules that never win (shadowed by earlier
+rules) and cells that fall through to the catch-all segment are reported, over
+the masks a customer can have (bounds of one metric that cannot hold together
+are skipped).  The resolved grid is a small lookup table; the SQL reads each
+customer's segment and action from it, never a CASE built from config.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +25,64 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from rfm.errors import ConfigError, RfmWarning
-from rfm.inputs import PRESETS, StrictModel, did_you_mean, load_model
+from rfm.inputs import PRESETS, StrictModel, close_match, did_you_mean, load_model
 
 SEGMENT_PRESETS = PRESETS / "segments"
 
 #: Scores a rule may test.  ``fm`` is the mean of F and M (may be x.5).
 SCORES = ("r", "f", "m", "fm")
+#: Metrics a rule may bound absolutely, in the order the SQL numbers them (1-based).
+METRICS = ("recency_days", "frequency", "monetary", "tenure_days")
+#: Metrics that only take whole values (a bound of one of them checks whole numbers).
+WHOLE = frozenset({"recency_days", "frequency", "tenure_days"})
+#: Distinct metric bounds a rule set may use: the grid has bins^3 x 2^this rows.
+MAX_CONDITIONS = 8
+#: An open end of a bound, as a finite number every engine binds.
+OPEN = 1e308
 
 Bound = float | list[float]
 
 
+class MetricBound(StrictModel):
+    """An inclusive absolute range of a metric: ``{min: 365}``, ``{max: 90}`` or both."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> MetricBound:
+        if self.min is None and self.max is None:
+            raise ValueError("a metric bound needs min, max or both, e.g. {max: 90}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"a metric bound's min {self.min:g} is above its max {self.max:g}")
+        return self
+
+    def range(self) -> tuple[float, float]:
+        return (-OPEN if self.min is None else self.min, OPEN if self.max is None else self.max)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One distinct metric bound of a rule set: ``metric`` in [lo, hi]."""
+
+    metric: str
+    lo: float
+    hi: float
+
+    def holds(self, value: float) -> bool:
+        return self.lo <= value <= self.hi
+
+    def __str__(self) -> str:
+        if self.lo == -OPEN:
+            return f"{self.metric} <= {self.hi:g}"
+        if self.hi == OPEN:
+            return f"{self.metric} >= {self.lo:g}"
+        return f"{self.metric} in [{self.lo:g}, {self.hi:g}]"
+
+
 class SegmentRule(StrictModel):
-    """``name``, ``action`` and inclusive score ranges, e.g. ``r: [4, 5]`` or ``f: 1``."""
+    """``name``, ``action``, inclusive score ranges (``r: [4, 5]``, ``f: 1``) and absolute metric
+    bounds (``tenure_days: {max: 90}``)."""
 
     name: str = Field(min_length=1)
     action: str
@@ -38,20 +90,29 @@ class SegmentRule(StrictModel):
     f: Bound | None = None
     m: Bound | None = None
     fm: Bound | None = None
+    recency_days: MetricBound | None = None
+    frequency: MetricBound | None = None
+    monetary: MetricBound | None = None
+    tenure_days: MetricBound | None = None
     description: str = ""
 
     @model_validator(mode="before")
     @classmethod
     def _known_scores(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            allowed = set(SCORES) | {"name", "action", "description"}
+            allowed = set(SCORES) | set(METRICS) | {"name", "action", "description"}
             for key in data:
                 if key not in allowed:
                     # "freq", "recency", "monetary_score" ... point at their one-letter score
-                    hint = did_you_mean(key, SCORES) or (f'; did you mean "{key[0]}"?' if key[:1] in "rfm" else "")
+                    # "freq", "recency", "monetary_score" ... point at their one-letter score first
+                    score = close_match(key, SCORES) or (key[0] if key[:1] in "rfm" else "")
+                    metric = close_match(key, METRICS)
+                    hint = (f'; did you mean "{score}" (a score)' + (f' or "{metric}" (a metric)' if metric else "")
+                            + "?") if score else (f'; did you mean "{metric}"?' if metric else "")
                     raise ValueError(
                         f'segment rule "{data.get("name", "?")}" references unknown score "{key}"'
-                        f"{hint} (scores: r, f, m, fm = mean of f and m)"
+                        f"{hint} (scores: r, f, m, fm = mean of f and m; metrics with absolute bounds: "
+                        f"{', '.join(METRICS)}, e.g. tenure_days: {{max: 90}})"
                     )
         return data
 
@@ -81,9 +142,15 @@ class SegmentRule(StrictModel):
             return (float(value[0]), float(value[1]))
         return (float(value), float(value))
 
-    def matches(self, r: int, f: int, m: int) -> bool:
+    def conditions(self) -> list[Condition]:
+        """This rule's metric bounds."""
+        return [Condition(name, *bound.range()) for name in METRICS if (bound := getattr(self, name)) is not None]
+
+    def matches(self, r: int, f: int, m: int, held: frozenset[Condition] = frozenset()) -> bool:
+        """Whether a customer with scores (r, f, m), for whom exactly the conditions ``held`` hold, matches."""
         values = {"r": r, "f": f, "m": m, "fm": (f + m) / 2}
-        return all(lo <= values[s] <= hi for s in SCORES for lo, hi in [self.range(s)])
+        scores = all(lo <= values[s] <= hi for s in SCORES for lo, hi in [self.range(s)])
+        return scores and all(c in held for c in self.conditions())
 
 
 class OtherSegment(StrictModel):
@@ -117,10 +184,23 @@ class RuleSet:
     rules: tuple[SegmentRule, ...]
     other: OtherSegment
     bins: int
-    grid: pl.DataFrame  # r_score, f_score, m_score, segment, action, segment_order
+    grid: pl.DataFrame  # r_score, f_score, m_score, mask, feasible, segment, action, segment_order
     unreachable: tuple[str, ...]  # rule names that win no cell
-    fallthrough: tuple[tuple[int, int, int], ...]  # cells no rule matches
+    fallthrough: tuple[tuple[int, int, int], ...]  # cells no rule matches (under some condition mask)
     empty: tuple[str, ...] = ()  # rule names that match no cell of the grid at all
+    conditions: tuple[Condition, ...] = ()  # the rule set's distinct metric bounds; bit k of a mask = condition k
+
+    def sql_conditions(self) -> dict[str, Any]:
+        """The conditions as the parameters of ``customers.build_result`` (one weight-0 placeholder
+        when there are none, so no engine sees an empty list)."""
+        conds = list(self.conditions) or [Condition(METRICS[0], -OPEN, OPEN)]
+        return {
+            "masks": 2 ** len(self.conditions),
+            "cond_metrics": [METRICS.index(c.metric) + 1 for c in conds],
+            "cond_lo": [float(c.lo) for c in conds],
+            "cond_hi": [float(c.hi) for c in conds],
+            "cond_weights": [2**k for k in range(len(self.conditions))] or [0],
+        }
 
     @property
     def segment_order(self) -> list[str]:
@@ -197,19 +277,29 @@ def resolve_rules(
     order = {}
     for rule in [*rules, other]:
         order.setdefault(rule.name, len(order) + 1)
-    cells, winners = [], set()
-    fallthrough = []
+    conditions = tuple(dict.fromkeys(c for rule in rules for c in rule.conditions()))
+    if len(conditions) > MAX_CONDITIONS:
+        raise ConfigError(
+            f"{where}: {len(conditions)} distinct metric bounds; at most {MAX_CONDITIONS} "
+            "(each doubles the segment grid): give rules that mean the same bound the same numbers"
+        )
+    masks = [(mask, frozenset(c for k, c in enumerate(conditions) if mask >> k & 1), possible(conditions, mask))
+             for mask in range(2 ** len(conditions))]
+    cells, winners, matched = [], set(), set()
+    fallthrough: dict[tuple[int, int, int], None] = {}
     for r, f, m in itertools.product(range(1, bins + 1), repeat=3):
-        hit = next((i for i, rule in enumerate(rules) if rule.matches(r, f, m)), None)
-        if hit is None:
-            fallthrough.append((r, f, m))
-            seg, act = other.name, other.action
-        else:
-            winners.add(hit)
-            seg, act = rules[hit].name, rules[hit].action
-        cells.append((r, f, m, seg, act, order[seg]))
-    cells_all = list(itertools.product(range(1, bins + 1), repeat=3))
-    empty = tuple(rule.name for rule in rules if not any(rule.matches(*c) for c in cells_all))
+        for mask, held, feasible in masks:
+            hits = [i for i, rule in enumerate(rules) if rule.matches(r, f, m, held)]
+            if feasible:
+                matched.update(hits)
+            if not hits:
+                fallthrough.update({(r, f, m): None} if feasible else {})
+                seg, act = other.name, other.action
+            else:
+                winners.update(hits[:1] if feasible else [])
+                seg, act = rules[hits[0]].name, rules[hits[0]].action
+            cells.append((r, f, m, mask, feasible, seg, act, order[seg]))
+    empty = tuple(rule.name for i, rule in enumerate(rules) if i not in matched)
     unreachable = tuple(rule.name for i, rule in enumerate(rules) if i not in winners and rule.name not in empty)
     grid = pl.DataFrame(
         cells,
@@ -217,17 +307,34 @@ def resolve_rules(
             "r_score": pl.Int32,
             "f_score": pl.Int32,
             "m_score": pl.Int32,
+            "mask": pl.Int32,
+            "feasible": pl.Boolean,
             "segment": pl.String,
             "action": pl.String,
             "segment_order": pl.Int32,
         },
         orient="row",
     )
-    ruleset = RuleSet(name, tuple(rules), other, bins, grid, unreachable, tuple(fallthrough), empty)
+    ruleset = RuleSet(name, tuple(rules), other, bins, grid, unreachable, tuple(fallthrough), empty, conditions)
     if warn:
         for message in grid_warnings(ruleset, where):
             warnings.warn(message, RfmWarning, stacklevel=2)
     return ruleset
+
+
+def possible(conditions: tuple[Condition, ...], mask: int) -> bool:
+    """Whether some customer has exactly the conditions of ``mask`` (bit k: condition k holds): per
+    metric, a value inside every held bound and outside every other one.  Metrics are checked one by
+    one; links between them (tenure >= recency) are not assumed."""
+    for metric in {c.metric for c in conditions}:
+        mine = [(k, c) for k, c in enumerate(conditions) if c.metric == metric]
+        step = 1.0 if metric in WHOLE else 1e-6
+        points = {-OPEN, OPEN} | {v for _, c in mine for e in (c.lo, c.hi) for v in (e - step, e, e + step)}
+        if metric in WHOLE:
+            points = {float(math.floor(p)) for p in points} | {float(math.ceil(p)) for p in points}
+        if not any(all(c.holds(v) == bool(mask >> k & 1) for k, c in mine) for v in points):
+            return False
+    return True
 
 
 def grid_warnings(ruleset: RuleSet, where: str) -> list[str]:
@@ -246,8 +353,10 @@ def grid_warnings(ruleset: RuleSet, where: str) -> list[str]:
         total = ruleset.bins**3
         sample = ", ".join("".join(map(str, c)) for c in ruleset.fallthrough[:8])
         more = "" if len(ruleset.fallthrough) <= 8 else ", ..."
+        when = f" for some customers (metric bounds: {', '.join(map(str, ruleset.conditions))})" if (
+            ruleset.conditions) else ""
         out.append(
-            f'{where}: {len(ruleset.fallthrough)} of {total} R-F-M cells match no rule and go to '
+            f'{where}: {len(ruleset.fallthrough)} of {total} R-F-M cells match no rule{when} and go to '
             f'"{ruleset.other.name}" (cells {sample}{more})'
         )
     return out

@@ -26,7 +26,16 @@ from rfm.inputs._frames import (
 from rfm.inputs._orders import OrdersSource, describe_source, diagnose, open_orders
 from rfm.inputs._roles import Roles, aliases, map_roles, norm
 from rfm.inputs._values import parse_date
-from rfm.inputs._yaml import PRESETS, StrictModel, YamlModel, did_you_mean, load_model, read_yaml, validate
+from rfm.inputs._yaml import (
+    PRESETS,
+    StrictModel,
+    YamlModel,
+    close_match,
+    did_you_mean,
+    load_model,
+    read_yaml,
+    validate,
+)
 
 __all__ = [
     "OPTIONAL_ROLES",
@@ -45,6 +54,7 @@ __all__ = [
     "check_dates",
     "describe_source",
     "diagnose",
+    "close_match",
     "did_you_mean",
     "first_bad",
     "load_model",

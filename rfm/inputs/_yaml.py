@@ -43,10 +43,16 @@ class YamlModel(StrictModel):
 M = TypeVar("M", bound=StrictModel)
 
 
+def close_match(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """The choice closest to ``word``, or an empty string when nothing is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """A ``; did you mean "x"?`` suffix, or an empty string when nothing is close."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""
+    close = close_match(word, choices)
+    return f'; did you mean "{close}"?' if close else ""
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

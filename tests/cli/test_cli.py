@@ -99,10 +99,13 @@ def test_demo_writes_results(demo_run):
     assert "scored 1,955 customers" in out
     scores = pl.read_parquet(demo / "scores.parquet")
     assert scores.height == 1955
+    # no About to Sleep: the demo's R = 2 customers last bought over a year ago, so the default
+    # preset's absolute bound sends them to Lost (one order) or Hibernating (two)
     assert set(scores["segment"]) == {
         "Champions", "Loyal", "New", "Potential Loyalist", "Promising", "Need Attention", "Can't Lose Them",
-        "At Risk", "About to Sleep", "Hibernating", "Lost",
+        "At Risk", "Hibernating", "Lost",
     }
+    assert scores.filter(pl.col("r_score") == 2)["recency_days"].min() > 365
     assert pl.read_csv(demo / "segments.csv")["customers"].sum() == 1955
     # The demo config turns on churn (auto) and the demo offer catalogue.
     assert "churn: BG/NBD r=" in out

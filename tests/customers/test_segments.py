@@ -17,21 +17,28 @@ def test_default_preset_covers_every_cell_and_every_rule_wins():
     rs = resolve_rules(SegmentsConfig(), bins=5, actions=ACTIONS)
     assert rs.fallthrough == ()
     assert rs.unreachable == ()
-    assert rs.grid.height == 125
+    assert [str(c) for c in rs.conditions] == ["tenure_days <= 90", "recency_days <= 365"]
+    assert rs.grid.height == 125 * 4 and rs.grid["feasible"].all()  # bit 0: tenure <= 90, bit 1: recency <= 365
     assert rs.segment_order == [
         "Champions", "Loyal", "New", "Potential Loyalist", "Promising", "Need Attention",
         "Can't Lose Them", "At Risk", "About to Sleep", "Hibernating", "Lost", "Other",
     ]
     cells = rs.grid.group_by("segment").len().sort("segment")
-    # Counted by hand from the rules (first match wins):
-    # Champions r4-5 & (f+m)/2 >= 4: 2 * 6 = 12 (f,m pairs with mean >= 4: 45,54,55,44,35,53)
-    # Loyal r3-5 f3-5, minus Champions: 3*3*5 - 12 = 33; New r4-5 f1: 10; Potential Loyalist r4-5 f2: 10
-    # Promising r3 f1: 5; Need Attention r3 f2: 5; Can't Lose r1-2 f4-5 m4-5: 8
-    # At Risk r1-2 f3-5 minus Can't Lose: 30 - 8 = 22; About to Sleep r2 f1-2: 10; Hibernating r1 f2: 5; Lost r1 f1: 5
+    # Counted by hand from the rules (first match wins), over 125 cells x 4 condition masks:
+    # Champions r4-5 & (f+m)/2 >= 4: 2 * 6 = 12 cells (f,m pairs with mean >= 4: 45,54,55,44,35,53), x 4
+    # Loyal r3-5 f3-5, minus Champions: 3*3*5 - 12 = 33, x 4; Potential Loyalist r4-5 f2: 10, x 4
+    # Need Attention r3 f2: 5, x 4; Can't Lose r1-2 f4-5 m4-5: 8, x 4; At Risk r1-2 f3-5 minus those: 22, x 4
+    # f = 1: New r4-5 when tenure <= 90 (masks 1, 3): 20; Promising r4-5 mask 2 and r3 masks 2, 3: 20;
+    #        About to Sleep r2 masks 2, 3: 10; Lost r4-5 mask 0, r3 and r2 masks 0, 1, r1 all: 10 + 20 + 20 = 50
+    # f = 2: About to Sleep r2 masks 2, 3: 10; Hibernating r2 masks 0, 1 and r1 all: 10 + 20 = 30
     assert dict(cells.iter_rows()) == {
-        "About to Sleep": 10, "At Risk": 22, "Can't Lose Them": 8, "Champions": 12, "Hibernating": 5, "Loyal": 33,
-        "Lost": 5, "New": 10, "Need Attention": 5, "Potential Loyalist": 10, "Promising": 5,
+        "About to Sleep": 20, "At Risk": 88, "Can't Lose Them": 32, "Champions": 48, "Hibernating": 30,
+        "Loyal": 132, "Lost": 50, "New": 20, "Need Attention": 20, "Potential Loyalist": 40, "Promising": 20,
     }
+    lookup = {(r, f, m, k): seg for r, f, m, k, seg in
+              rs.grid.select("r_score", "f_score", "m_score", "mask", "segment").iter_rows()}
+    assert [lookup[(5, 1, 3, k)] for k in range(4)] == ["Lost", "New", "Promising", "New"]
+    assert [lookup[(2, 2, 1, k)] for k in range(4)] == ["Hibernating", "Hibernating", "About to Sleep", "About to Sleep"]
 
 
 def test_r_rfm_preset_matches_r_package_table():
@@ -112,3 +119,74 @@ def test_fractional_r_bound_is_an_error():
         import rfm
 
         rfm.load_config({"segments": {"rules": [{"name": "Odd", "action": "retain", "r": 2.5}]}})
+
+
+
+def test_metric_bounds_that_cannot_hold_together_are_not_reported():
+    """Bounds of one metric split its axis; a mask no value can have (tenure <= 90 and >= 365 at once)
+    neither falls through nor makes a rule look reachable."""
+    cfg = SegmentsConfig(
+        rules=[
+            {"name": "Young", "action": "nurture", "tenure_days": {"max": 90}},
+            {"name": "Old", "action": "retain", "tenure_days": {"min": 365}},
+            {"name": "Middle", "action": "upsell", "tenure_days": {"min": 91, "max": 364}},
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RfmWarning)  # no warning at all
+        rs = resolve_rules(cfg, bins=5, actions=ACTIONS)
+    # 3 conditions, 8 masks: feasible are "only one holds" (3); none holds is impossible (90 < t < 91
+    # has no whole day), and two or three at once are impossible too
+    feasible = sorted(set(rs.grid.filter("feasible")["mask"].to_list()))
+    assert feasible == [1, 2, 4]
+    assert rs.fallthrough == () and rs.unreachable == () and rs.empty == ()
+
+
+def test_a_cell_left_open_by_a_metric_bound_is_reported():
+    cfg = SegmentsConfig(rules=[{"name": "New", "action": "nurture", "tenure_days": {"max": 90}}])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RfmWarning)
+        rs = resolve_rules(cfg, bins=5, actions=ACTIONS, source="my.yaml")
+    assert len(rs.fallthrough) == 125
+    assert str(caught[0].message).startswith(
+        'my.yaml: segments.rules: 125 of 125 R-F-M cells match no rule for some customers '
+        '(metric bounds: tenure_days <= 90) and go to "Other"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"tenure": {"max": 90}}, r'unknown score "tenure"; did you mean "tenure_days"\?'),
+        ({"tenure_days": {}}, r"a metric bound needs min, max or both, e\.g\. \{max: 90\}"),
+        ({"recency_days": {"min": 400, "max": 365}}, r"a metric bound's min 400 is above its max 365"),
+        ({"monetary": {"maximum": 5}}, r"maximum"),
+    ],
+)
+def test_bad_metric_bounds_are_refused(rule, message):
+    from rfm.customers import load_config
+    from rfm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config({"segments": {"rules": [{"name": "A", "action": "retain", **rule}]}})
+
+
+def test_default_preset_bounds_one_time_buyers_in_days_on_cdnow():
+    """Every CDNOW customer first bought in 1997 Q1: as of 1998-03-31 nobody is New, and each one-time
+    buyer (one order, so tenure = recency > 365 days) is Lost whatever the R score; the SQL's condition
+    mask agrees with the rules read by hand from the metrics."""
+    from rfm.pipeline import Orders
+    from tests.conftest import CDNOW, CDNOW_CONFIG
+
+    with Orders(CDNOW, CDNOW_CONFIG) as orders:
+        table = orders.score(as_of="1998-03-31").table
+    assert table.filter(pl.col("segment") == "New").height == 0
+    once = table.filter(pl.col("frequency") == 1)
+    # one-time buyers counted from the raw file: customers with one purchase day up to 1998-03-31
+    fields = [line.split() for line in CDNOW.read_text().splitlines() if line.strip()]
+    raw = pl.DataFrame({"customer": [f[1] for f in fields], "day": [int(f[2]) for f in fields]})
+    days = raw.filter(pl.col("day") <= 19980331).group_by("customer").agg(pl.col("day").n_unique().alias("n"))
+    assert once.height == days.filter(pl.col("n") == 1).height
+    assert once["recency_days"].min() > 365
+    assert set(once["segment"].to_list()) == {"Lost"}
+    assert set(once["r_score"].to_list()) == {1, 2, 3}  # relative R alone calls R 2-3 of them recent-ish

@@ -148,7 +148,7 @@ def test_cut_points_wrong_count():
 
 def test_segment_rule_unknown_score():
     rules = [{"name": "Best", "action": "retain", "r": 5, "freq": [4, 5]}]
-    with pytest.raises(ConfigError, match=r'segment rule "Best" references unknown score "freq"; did you mean "f"\?'):
+    with pytest.raises(ConfigError, match=r'segment rule "Best" references unknown score "freq"; did you mean "f" \(a score\) or "frequency" \(a metric\)\?'):
         rfm.load_config({"segments": {"rules": rules}})
 
 

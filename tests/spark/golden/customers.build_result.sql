@@ -3,7 +3,43 @@ WITH s AS (
     c.*,
     CAST(1 + SIZE(FILTER(:recency_cuts, x -> c.recency_days <= x)) AS INT) AS r_score,
     CAST(1 + SIZE(FILTER(:frequency_cuts, x -> c.frequency > x)) AS INT) AS f_score,
-    CAST(1 + SIZE(FILTER(:monetary_cuts, x -> c.monetary > x)) AS INT) AS m_score
+    CAST(1 + SIZE(FILTER(:monetary_cuts, x -> c.monetary > x)) AS INT) AS m_score,
+    CAST(COALESCE(
+      AGGREGATE(
+        FILTER(
+          TRANSFORM(
+            IF(
+              (
+                SIZE(:cond_weights) + 1 - 1
+              ) < 1,
+              ARRAY(),
+              SEQUENCE(1, (
+                SIZE(:cond_weights) + 1 - 1
+              ))
+            ),
+            k -> CASE
+              WHEN (
+                CASE TRY_ELEMENT_AT(:cond_metrics, k)
+                  WHEN 1
+                  THEN CAST(c.recency_days AS DOUBLE)
+                  WHEN 2
+                  THEN CAST(c.frequency AS DOUBLE)
+                  WHEN 3
+                  THEN CAST(c.monetary AS DOUBLE)
+                  ELSE CAST(c.tenure_days AS DOUBLE)
+                END
+              ) BETWEEN TRY_ELEMENT_AT(:cond_lo, k) AND TRY_ELEMENT_AT(:cond_hi, k)
+              THEN TRY_ELEMENT_AT(:cond_weights, k)
+              ELSE 0
+            END
+          ),
+          x -> NOT x IS NULL
+        ),
+        CAST(NULL AS DOUBLE),
+        (acc, x) -> COALESCE(acc, 0) + x
+      ),
+      0
+    ) AS INT) AS rule_mask
   FROM __rfm_table_customers AS c
 )
 SELECT
@@ -30,17 +66,21 @@ SELECT
     :segments,
     (
       (
-        s.r_score - 1
-      ) * :bins + s.f_score - 1
-    ) * :bins + s.m_score
+        (
+          s.r_score - 1
+        ) * :bins + s.f_score - 1
+      ) * :bins + s.m_score - 1
+    ) * :masks + s.rule_mask + 1
   ) AS segment,
   TRY_ELEMENT_AT(
     :actions,
     (
       (
-        s.r_score - 1
-      ) * :bins + s.f_score - 1
-    ) * :bins + s.m_score
+        (
+          s.r_score - 1
+        ) * :bins + s.f_score - 1
+      ) * :bins + s.m_score - 1
+    ) * :masks + s.rule_mask + 1
   ) AS action,
   s.net <= 0 AS nonpositive_value,
   CAST(:as_of AS DATE) AS as_of

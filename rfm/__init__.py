@@ -8,6 +8,7 @@ The public API (everything the README shows is imported from here)::
     orders = rfm.Orders("orders.parquet", memory_limit="4GB")              # load once, score many dates
     rfm.run_backtest("orders.csv", calibration_end="2024-06-30").report()
     rfm.run_report("segments", "orders.csv", out="segments.html")
+    rfm.charts.segments(orders, orders.score())["rf_heatmap"]        # the report's charts, in a notebook
     rfm.score_leads("leads.csv", "events.csv", "grid.yaml").table
 
 The packages behind it, bottom to top (see ARCHITECTURE.md): ``engine``,
@@ -67,4 +68,8 @@ def __getattr__(name: str) -> Any:
         from rfm import reporting
 
         return getattr(reporting, name)
+    if name == "charts":  # rfm.charts.segments(orders, scores) in a notebook, without an extra import
+        import importlib
+
+        return importlib.import_module("rfm.charts")
     raise AttributeError(f"module 'rfm' has no attribute {name!r}")

@@ -95,6 +95,7 @@ def test_imports_inside_functions_are_the_documented_lazy_loads():
                         lazy.add((str(path.relative_to(ROOT)), ",".join(a.name for a in sub.names)))
     assert lazy == {
         ("rfm/__init__.py", "rfm:reporting"),  # altair + the Vega bundle: only for reports
+        ("rfm/__init__.py", "importlib"),  # rfm.charts: altair only when a notebook asks for charts
         ("rfm/churn/__init__.py", "rfm.churn:_models"),  # scipy: only when a model runs
         ("rfm/churn/_step.py", "rfm.churn:_models"),
         ("rfm/churn/_step.py", "rfm.churn:_propensity"),  # scikit-learn: only churn.method propensity

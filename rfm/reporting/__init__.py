@@ -26,9 +26,12 @@ from rfm.reporting._build import (
 )
 from rfm.reporting._definitions import KINDS, LEADS, ReportDefinition
 from rfm.reporting._job import JobResult, run_job
+from rfm.reporting._notebook import Charts, report_charts
 from rfm.reporting._registry import CHARTS, FIGURES, TABLES, load_definition
 
 __all__ = [
+    "Charts",
+    "report_charts",
     "CHARTS",
     "FIGURES",
     "KINDS",

@@ -54,7 +54,11 @@ def final_spec(chart: alt.TopLevelMixin, numbers: Numbers = Numbers()) -> dict[s
     (decimal and grouping marks, currency) merged, no ``$schema`` URL."""
     spec = chart.to_dict(validate=True)
     spec.pop("$schema", None)
-    spec["config"] = {**spec.get("config", {}), **CHART_CONFIG, "locale": numbers.vega_locale()}
+    config = spec.get("config", {})
+    # merged a level deep, as Altair merges its theme, so a notebook's chart has the page's config
+    for key, value in {**CHART_CONFIG, "locale": numbers.vega_locale()}.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    spec["config"] = config
     return spec
 
 
@@ -166,6 +170,44 @@ def _build_section(
     return out
 
 
+def report_context(
+    kind: str,
+    orders: Orders,
+    scores: CustomerScores,
+    *,
+    compare_as_of: date | str | None = None,
+    backtest: Backtest | None = None,
+    backtest_note: str = "",
+    offers: Any = None,
+    notes: list[str] | None = None,
+) -> tuple[ReportDefinition, Context, list[str]]:
+    """The definition of report ``kind``, the context its blocks draw from (aggregates, colours,
+    number formats, offers or migration) and its actions in report order; ``notes`` collects what
+    the page should say."""
+    defn = load_definition(kind)
+    if kind not in KINDS:
+        raise InputError(f'report "{kind}" cannot be built on its own; choose one of {", ".join(KINDS)}')
+    notes = notes if notes is not None else []
+    data = ReportData.capture(orders, scores, recent_days=defn.settings.recent_days)
+    ruleset = scores.ruleset
+    actions = _action_order(defn, data.actions)
+    ctx = Context(
+        data=data,
+        settings=defn.settings,
+        segments=C.segment_colors(ruleset.segment_order, other=ruleset.other.name),
+        actions=C.action_colors(actions),
+        descriptions={r.name: r.description for r in ruleset.rules},
+        backtest=backtest,
+        backtest_note=backtest_note,
+        numbers=report_numbers(scores.config),
+    )
+    if kind == "campaign":
+        _attach_offers(ctx, orders, scores, offers, notes)
+    if kind == "churn":
+        _attach_migration(ctx, orders, scores, compare_as_of, defn.settings.migration_days, notes)
+    return defn, ctx, actions
+
+
 def write_report(
     kind: str,
     orders: Orders,
@@ -189,29 +231,12 @@ def write_report(
     (``postgresql://.../db?table=schema.name``), written atomically, ``if_exists`` fail, replace or
     append-snapshot."""
     out = check_out(out)
-    defn = load_definition(kind)
-    if kind not in KINDS:
-        raise InputError(f'report "{kind}" cannot be built on its own; choose one of {", ".join(KINDS)}')
-    s = defn.settings
-    numbers = report_numbers(scores.config)
     notes = list(notes or []) + [f"Scoring: {w}" for w in scores.warnings]
-    data = ReportData.capture(orders, scores, recent_days=s.recent_days)
-    ruleset = scores.ruleset
-    actions = _action_order(defn, data.actions)
-    ctx = Context(
-        data=data,
-        settings=s,
-        segments=C.segment_colors(ruleset.segment_order, other=ruleset.other.name),
-        actions=C.action_colors(actions),
-        descriptions={r.name: r.description for r in ruleset.rules},
-        backtest=backtest,
-        backtest_note=backtest_note,
-        numbers=numbers,
+    defn, ctx, actions = report_context(
+        kind, orders, scores, compare_as_of=compare_as_of, backtest=backtest, backtest_note=backtest_note,
+        offers=offers, notes=notes,
     )
-    if kind == "campaign":
-        _attach_offers(ctx, orders, scores, offers, notes)
-    if kind == "churn":
-        _attach_migration(ctx, orders, scores, compare_as_of, s.migration_days, notes)
+    data, numbers, s = ctx.data, ctx.numbers, defn.settings
     defs = [defn]
     if leads is not None:
         ctx.leads = leads if isinstance(leads, Leads) else Leads(leads)

@@ -181,3 +181,33 @@ def test_churn_page_on_cdnow_reads_right(tmp_path):
     assert "first order came" not in page
     present = set(table["segment"].to_list())
     assert set(migration["layer"][0]["encoding"]["x"]["sort"]) == present
+
+
+# --- the charts in a notebook ------------------------------------------------------------
+
+
+def test_notebook_charts_are_the_report_charts(tmp_path):
+    """rfm.charts returns the very charts of the mailed report: the same spec, data and config."""
+    import rfm
+
+    config = {"report": {"currency": "EUR", "locale": "de"}, "churn": {"method": "bgnbd"}}
+    with Orders(DEMO_ORDERS, config) as orders:
+        scores = orders.score()
+        charts = rfm.charts.segments(orders, scores)
+        churn = rfm.charts.churn(orders, scores)
+        from rfm.reporting import write_report
+
+        page = write_report("segments", orders, scores, out=tmp_path / "s.html")[0].read_text()
+    in_page = specs(page)
+    assert list(charts) == ["segment_customers", "segment_revenue_share", "rf_heatmap", "rf_segments",
+                            "recency_histogram", "frequency_histogram", "monetary_histogram"]
+    for name, chart in charts.items():
+        spec = chart.to_dict()
+        spec.pop("$schema")
+        (page_spec,) = [s for cid, s in in_page.items() if cid.endswith(f"-{name}")]
+        assert spec == page_spec, name
+    assert charts["rf_heatmap"].to_dict()["config"]["locale"]["number"]["currency"] == ["", f"{NBSP}€"]
+    # a chart the scores cannot give is missing with its reason, and asking for it says so
+    assert "backtest_transactions" not in churn and churn.notes["backtest_transactions"] == "No backtest in this run."
+    with pytest.raises(KeyError, match="backtest_transactions: No backtest in this run"):
+        churn["backtest_transactions"]

@@ -8,7 +8,7 @@ numbers are the scoring run alone: wall time, CPU time (user + system, which a
 busy machine does not inflate) and peak RSS of the child.  By default the child
 reads the Parquet files through polars' lazy scans (how `rfm leads score` reads
 them); with --in-memory it loads them into DataFrames first and the peak RSS
-includes that data.  Not a test: run it by hand and paste the lines into the README.
+includes that data.  Not a test: run it by hand and paste the lines into docs/leads.md.
 """
 
 from __future__ import annotations

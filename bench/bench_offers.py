@@ -13,7 +13,7 @@ and the child's peak RSS:
 
 Affinity is one grouped pass over the lines (customer x category); the only
 cross product is customers x offers.  Not a test: run it by hand and paste
-the table into the README.
+the table into docs/offers.md.
 """
 
 from __future__ import annotations

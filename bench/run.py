@@ -31,7 +31,7 @@ statuses dropped; only purchase lines, amount >= 0, make an order a visit).
 The markdown table (with date, machine and versions) goes to stdout and
 --out; --json saves the numbers, and --compare REF (an earlier --json) adds a
 table of each case now against then, so a change's effect is one command.
-Not a test: run by hand, paste the table into the README.
+Not a test: run by hand, paste the table into docs/performance.md.
 """
 
 from __future__ import annotations

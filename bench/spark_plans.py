@@ -5,7 +5,7 @@
 Runs ``Orders(ORDERS, engine="spark").score(...)`` and, for every statement the
 engine runs (tables it materialises, frames it hands back), counts the
 Exchange operators (shuffles) of the executed plan.  Not a test: a profile for
-the README's "Running on Spark" section.
+docs/spark.md.
 """
 
 from __future__ import annotations

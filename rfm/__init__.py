@@ -1,6 +1,6 @@
 """rfm: customer-value analytics -- RFM scores, segments, churn, offers and lead scoring from order history.
 
-The public API (everything the README shows is imported from here)::
+The public API (everything the README and docs/ show is imported from here)::
 
     import rfm
     table = rfm.score("orders.csv", config="my.yaml", as_of="2024-12-31")   # polars.DataFrame

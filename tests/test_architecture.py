@@ -133,15 +133,20 @@ def test_every_query_block_is_used_and_every_use_exists():
     assert unused == set()
 
 
-def test_the_readme_uses_only_the_public_api():
-    readme = (ROOT / "README.md").read_text()
-    code = "\n".join(re.findall(r"```python\n(.*?)```", readme, re.S))
+def test_the_readme_and_docs_use_only_the_public_api():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    code = "\n".join(c for p in pages for c in re.findall(r"```python\n(.*?)```", p.read_text(), re.S))
+    assert "rfm.Orders(" in code and "rfm.charts." in code
     private = re.findall(r"^\s*(?:from rfm\.\S+ import|import rfm\.)", code, re.M)
     assert private == []
     import rfm
 
     for name in re.findall(r"\brfm\.([A-Za-z_]+)\(", code):
         assert name in rfm.__all__, name
+    for module, name in re.findall(r"\brfm\.(charts)\.([A-Za-z_]+)\(", code):  # the notebook charts
+        import rfm.charts
+
+        assert name in rfm.charts.__all__, name
 
 
 def test_architecture_md_names_every_package():

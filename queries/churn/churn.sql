@@ -1,4 +1,4 @@
--- Churn risk and customer value (see rfm/churn and README, "Churn and CLV").
+-- Churn risk and customer value (see rfm/churn and docs/churn.md).
 -- Transactions follow the BG/NBD convention: one per customer per purchase day.
 -- Every block reads the order table ({orders}, queries/customers/orders.sql)
 -- or what an earlier block of this file built.

@@ -1,7 +1,7 @@
--- Tie-safe R/F/M scores, segments and the customer table (see README, "Scores").
+-- Tie-safe R/F/M scores, segments and the customer table (see docs/metrics.md, "Scores").
 
 -- name: fit_cut_points
--- Tie-safe quantile cut points (see README, "Scores").  For frequency and
+-- Tie-safe quantile cut points (see docs/metrics.md, "Scores").  For frequency and
 -- monetary (higher is better) cut k is the smallest value v with
 -- share(value <= v) >= k / bins; for recency_days (lower is better) the
 -- largest d with share(recency_days > d) >= k / bins.  Integer arithmetic on

@@ -12,8 +12,8 @@ SEGMENT_COLUMNS = {
     "customer_share": ("Share", "{:.1%}"),
     "revenue": ("Revenue", "{:,.2f}"),
     "revenue_share": ("Rev. share", "{:.1%}"),
-    "median_recency_days": ("Med. recency (d)", "{:,.0f}"),
-    "median_frequency": ("Med. orders", "{:,.1f}"),
+    "median_recency_days": ("Med. recency (d)", "{:,.10g}"),  # a median of whole numbers: whole, or half way
+    "median_frequency": ("Med. orders", "{:,.10g}"),
     "median_monetary": ("Med. monetary", "{:,.2f}"),
     "action": ("Action", "{}"),
 }

@@ -3,7 +3,7 @@
 Every section is a :class:`~rfm.inputs.StrictModel`: unknown keys are errors
 with a "did you mean" hint, and nothing changes a loaded config in place (a
 caller that needs a variant derives one with ``model_copy(update=...)``).
-Defaults are the documented behaviour (README, "Configuration"); shipped
+Defaults are the documented behaviour (docs/configuration.md); shipped
 presets live in ``rfm/presets``.  The ``churn`` section's schema lives here
 with the rest of the file; the churn step (``rfm.churn``) reads it.
 """

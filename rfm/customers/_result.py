@@ -7,7 +7,7 @@ warnings.  Steps (churn, offers) do not change it: each returns a new result
 whose table has the step's columns added (:meth:`CustomerScores.extend`), so
 the table has one fixed schema per set of steps:
 
-* scoring: the metrics, scores, segment and action (README, "Metrics");
+* scoring: the metrics, scores, segment and action (docs/metrics.md);
 * + churn: ``p_alive, churn_risk, expected_orders, expected_next_order_date,
   expected_aov, clv, churn_method``;
 * + offers: ``next_best_offer, offer_fit, offer_reason``.
@@ -89,7 +89,7 @@ class CustomerScores:
 
     @cached_property
     def table(self) -> pl.DataFrame:
-        """One row per customer (see README, "Metrics"), in customer order."""
+        """One row per customer (see docs/metrics.md), in customer order."""
         return self.sql_table.pl()
 
     def segment_summary(self) -> pl.DataFrame:

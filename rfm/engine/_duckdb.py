@@ -30,7 +30,7 @@ from rfm.errors import EngineError
 CSV_TYPES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR")
 
 
-#: The run's memory budget when none is given (see the README, "rfm score"): DuckDB's own default,
+#: The run's memory budget when none is given (see docs/commands.md, "rfm score"): DuckDB's own default,
 #: 80 % of the machine, left a 24 GiB machine too little for everything else.
 DEFAULT_MEMORY_LIMIT = "50%"
 #: DuckDB's share of the budget; the rest is for what lives outside its buffer manager (the churn

@@ -39,7 +39,7 @@ _SPARK_COLUMNS = ("customer_id", *CUSTOMER_COLUMNS, "email", "domain", "website"
 
 @dataclass
 class Contacts:
-    table: pl.DataFrame  # one row per lead (see README, "Contact view")
+    table: pl.DataFrame  # one row per lead (see docs/leads.md, "Joined contact view")
     match_counts: pl.DataFrame  # method, leads
     ambiguous: pl.DataFrame  # lead_id, method, candidates (list of customer ids)
     warnings: list[str] = field(default_factory=list)

@@ -357,7 +357,7 @@ class LeadStats:
 
 @dataclass
 class LeadScores:
-    """One row per lead (see README, "Lead scores"), plus how it was made."""
+    """One row per lead (see docs/leads.md, "Lead output columns"), plus how it was made."""
 
     table: pl.DataFrame
     as_of: date

@@ -7,7 +7,7 @@
 * :class:`OfferCatalogue` / :func:`load_catalogue` -- the catalogue YAML;
 * :func:`offer_hit_rate` -- did customers buy their top offer's categories in a holdout?
 
-The formulas are documented in :mod:`rfm.offers._scoring` and the README ("Offers").
+The formulas are documented in :mod:`rfm.offers._scoring` and docs/offers.md.
 """
 
 from rfm.offers._catalogue import PRESET, Offer, OfferCatalogue, catalogue_frame, load_catalogue, offer_categories

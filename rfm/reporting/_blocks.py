@@ -170,8 +170,8 @@ def _segment_table(ctx: Context, block: Block, action: str | None) -> Built:
             ("customer_share", "Share", "{:.1%}"),
             ("revenue", "Revenue (net)", "money"),
             ("revenue_share", "Rev. share", "{:.1%}"),
-            ("median_recency_days", "Med. recency (days)", "{:,g}"),  # a median of whole days or orders
-            ("median_frequency", "Med. orders", "{:,g}"),  # is whole, or half way between two
+            ("median_recency_days", "Med. recency (days)", "{:,.10g}"),  # a median of whole days or orders
+            ("median_frequency", "Med. orders", "{:,.10g}"),  # is whole, or half way between two
             ("median_monetary", "Med. monetary", "money2"),
         ],
         frame,

@@ -21,6 +21,7 @@ from rfm.reporting._charts import (
     Colors,
     bar_height,
     chart_title,
+    linked,
     method_colors,
     segment_y,
 )
@@ -168,28 +169,31 @@ def repurchase_by_segment(
     subtitle: str | None = None,
     width: int = 360,
 ) -> alt.Chart:
-    return (
-        alt.Chart(
-            frame.select("segment", "customers", "repurchase_rate", "actual_revenue"),
-            title=chart_title(title, subtitle),
-        )
-        .mark_bar()
-        .encode(
-            y=segment_y(colors),
-            x=alt.X(
-                "repurchase_rate:Q",
-                title=f"Customers who ordered in the {horizon_days}-day holdout (%)",
-                axis=alt.Axis(format="%"),
-            ),
-            color=colors.color(),
-            tooltip=[
-                SEGMENT_TIP,
-                CUSTOMERS_TIP,
-                alt.Tooltip("repurchase_rate:Q", title="Repurchase rate", format=SHARE),
-                alt.Tooltip("actual_revenue:Q", title="Holdout revenue", format=MONEY),
-            ],
-        )
-        .properties(width=width, height=bar_height(frame.height))
+    return linked(
+        colors,
+        (
+            alt.Chart(
+                frame.select("segment", "customers", "repurchase_rate", "actual_revenue"),
+                title=chart_title(title, subtitle),
+            )
+            .mark_bar()
+            .encode(
+                y=segment_y(colors),
+                x=alt.X(
+                    "repurchase_rate:Q",
+                    title=f"Customers who ordered in the {horizon_days}-day holdout (%)",
+                    axis=alt.Axis(format="%"),
+                ),
+                color=colors.color(),
+                tooltip=[
+                    SEGMENT_TIP,
+                    CUSTOMERS_TIP,
+                    alt.Tooltip("repurchase_rate:Q", title="Repurchase rate", format=SHARE),
+                    alt.Tooltip("actual_revenue:Q", title="Holdout revenue", format=MONEY),
+                ],
+            )
+            .properties(width=width, height=bar_height(frame.height))
+        ),
     )
 
 

@@ -71,7 +71,8 @@ class Colors:
 
     def color(self, *, legend: bool = False) -> alt.Color:
         return alt.Color(
-            f"{self.field}:N", scale=self.scale(), title=self.title, legend=alt.Legend() if legend else None
+            # symbols at full opacity: a dimmed mark (the segment highlight) must not fade its legend
+            f"{self.field}:N", scale=self.scale(), title=self.title, legend=alt.Legend(symbolOpacity=1) if legend else None
         )
 
     def sort(self) -> list[str]:
@@ -129,6 +130,23 @@ def segment_y(colors: Colors) -> alt.Y:
     return alt.Y("segment:N", sort=colors.sort(), title=None, axis=alt.Axis(labelLimit=160))
 
 
+#: Clicking a segment in one chart highlights it in every chart of the page: each chart coloured by
+#: segment declares this variable and dims the other segments' marks; the page script
+#: (rfm.reporting._html) sets it in every chart on a click (or from ``#segment=Name`` in the URL).
+HIGHLIGHT = "highlight"
+HIGHLIGHTED = f"{HIGHLIGHT} == null || datum.segment == {HIGHLIGHT}"
+DIMMED = 0.2
+
+
+def linked(colors: Colors, chart: alt.Chart) -> alt.Chart:
+    """``chart`` with the page-wide segment highlight, when it is coloured by segment."""
+    if colors.field != "segment":
+        return chart
+    return chart.add_params(alt.param(name=HIGHLIGHT, value=None)).encode(
+        opacity=alt.condition(HIGHLIGHTED, alt.value(1.0), alt.value(DIMMED))
+    )
+
+
 def chart_title(text: str, subtitle: str | None) -> alt.Title:
     return alt.Title(text, subtitle=subtitle or "", anchor="start")
 
@@ -156,16 +174,19 @@ def segment_customers(
     width: int = 360,
 ) -> alt.Chart:
     """Horizontal bars: customers per segment, in rule order."""
-    return (
-        alt.Chart(frame.select("segment", "action", "customers", "customer_share"), title=chart_title(title, subtitle))
-        .mark_bar()
-        .encode(
-            y=segment_y(colors),
-            x=customers_x(frame),
-            color=colors.color(),
-            tooltip=[SEGMENT_TIP, ACTION_TIP, CUSTOMERS_TIP, SHARE_TIP],
-        )
-        .properties(width=width, height=bar_height(frame.height))
+    return linked(
+        colors,
+        (
+            alt.Chart(frame.select("segment", "action", "customers", "customer_share"), title=chart_title(title, subtitle))
+            .mark_bar()
+            .encode(
+                y=segment_y(colors),
+                x=customers_x(frame),
+                color=colors.color(),
+                tooltip=[SEGMENT_TIP, ACTION_TIP, CUSTOMERS_TIP, SHARE_TIP],
+            )
+            .properties(width=width, height=bar_height(frame.height))
+        ),
     )
 
 
@@ -178,18 +199,21 @@ def segment_revenue_share(
     width: int = 360,
 ) -> alt.Chart:
     """Horizontal bars: each segment's share of net revenue."""
-    return (
-        alt.Chart(
-            frame.select("segment", "revenue", "revenue_share", "customer_share"), title=chart_title(title, subtitle)
-        )
-        .mark_bar()
-        .encode(
-            y=segment_y(colors),
-            x=alt.X("revenue_share:Q", title="Share of net revenue (%)", axis=alt.Axis(format="%")),
-            color=colors.color(),
-            tooltip=[SEGMENT_TIP, REVENUE_TIP, REVENUE_SHARE_TIP, SHARE_TIP],
-        )
-        .properties(width=width, height=bar_height(frame.height))
+    return linked(
+        colors,
+        (
+            alt.Chart(
+                frame.select("segment", "revenue", "revenue_share", "customer_share"), title=chart_title(title, subtitle)
+            )
+            .mark_bar()
+            .encode(
+                y=segment_y(colors),
+                x=alt.X("revenue_share:Q", title="Share of net revenue (%)", axis=alt.Axis(format="%")),
+                color=colors.color(),
+                tooltip=[SEGMENT_TIP, REVENUE_TIP, REVENUE_SHARE_TIP, SHARE_TIP],
+            )
+            .properties(width=width, height=bar_height(frame.height))
+        ),
     )
 
 
@@ -278,16 +302,19 @@ def action_segments(
     width: int = 360,
 ) -> alt.Chart:
     """Customers per segment among the customers of one action."""
-    return (
-        alt.Chart(frame.select("segment", "customers", "customer_share"), title=chart_title(title, subtitle))
-        .mark_bar()
-        .encode(
-            y=segment_y(colors),
-            x=customers_x(frame),
-            color=colors.color(),
-            tooltip=[SEGMENT_TIP, CUSTOMERS_TIP, SHARE_TIP],
-        )
-        .properties(width=width, height=bar_height(frame.height))
+    return linked(
+        colors,
+        (
+            alt.Chart(frame.select("segment", "customers", "customer_share"), title=chart_title(title, subtitle))
+            .mark_bar()
+            .encode(
+                y=segment_y(colors),
+                x=customers_x(frame),
+                color=colors.color(),
+                tooltip=[SEGMENT_TIP, CUSTOMERS_TIP, SHARE_TIP],
+            )
+            .properties(width=width, height=bar_height(frame.height))
+        ),
     )
 
 
@@ -324,29 +351,32 @@ def churn_risk_by_segment(
     width: int = 360,
 ) -> alt.Chart:
     """Mean churn risk (0-100) per segment."""
-    return (
-        alt.Chart(
-            frame.select("segment", "customers", "mean_churn_risk", "median_churn_risk", "likely_gone_share"),
-            title=chart_title(title, subtitle),
-        )
-        .mark_bar()
-        .encode(
-            y=segment_y(colors),
-            x=alt.X(
-                "mean_churn_risk:Q",
-                title=f"Mean churn risk (% chance of no order in {horizon_days} days)",
-                scale=alt.Scale(domain=[0, 100]),
-            ),
-            color=colors.color(),
-            tooltip=[
-                SEGMENT_TIP,
-                CUSTOMERS_TIP,
-                alt.Tooltip("mean_churn_risk:Q", title="Mean churn risk (0-100)", format=RISK),
-                alt.Tooltip("median_churn_risk:Q", title="Median churn risk (0-100)", format=RISK),
-                alt.Tooltip("likely_gone_share:Q", title="Likely gone (P(alive) < 0.5)", format=SHARE),
-            ],
-        )
-        .properties(width=width, height=bar_height(frame.height))
+    return linked(
+        colors,
+        (
+            alt.Chart(
+                frame.select("segment", "customers", "mean_churn_risk", "median_churn_risk", "likely_gone_share"),
+                title=chart_title(title, subtitle),
+            )
+            .mark_bar()
+            .encode(
+                y=segment_y(colors),
+                x=alt.X(
+                    "mean_churn_risk:Q",
+                    title=f"Mean churn risk (% chance of no order in {horizon_days} days)",
+                    scale=alt.Scale(domain=[0, 100]),
+                ),
+                color=colors.color(),
+                tooltip=[
+                    SEGMENT_TIP,
+                    CUSTOMERS_TIP,
+                    alt.Tooltip("mean_churn_risk:Q", title="Mean churn risk (0-100)", format=RISK),
+                    alt.Tooltip("median_churn_risk:Q", title="Median churn risk (0-100)", format=RISK),
+                    alt.Tooltip("likely_gone_share:Q", title="Likely gone (P(alive) < 0.5)", format=SHARE),
+                ],
+            )
+            .properties(width=width, height=bar_height(frame.height))
+        ),
     )
 
 
@@ -360,26 +390,29 @@ def revenue_at_risk(
     width: int = 360,
 ) -> alt.Chart:
     """Expected value (CLV) weighted by the chance of no order in the churn horizon, per segment."""
-    return (
-        alt.Chart(
-            frame.select("segment", "customers", "recent_revenue", "revenue_at_risk"),
-            title=chart_title(title, subtitle),
-        )
-        .mark_bar()
-        .encode(
-            y=segment_y(colors),
-            x=alt.X(
-                "revenue_at_risk:Q",
-                title="Revenue at risk",
-                axis=axis_for(frame, "revenue_at_risk", money=True),
-            ),
-            color=colors.color(),
-            tooltip=[
-                SEGMENT_TIP,
-                CUSTOMERS_TIP,
-                alt.Tooltip("recent_revenue:Q", title=f"Revenue, last {recent_days} days", format=MONEY),
-                alt.Tooltip("revenue_at_risk:Q", title="Revenue at risk", format=MONEY),
-            ],
-        )
-        .properties(width=width, height=bar_height(frame.height))
+    return linked(
+        colors,
+        (
+            alt.Chart(
+                frame.select("segment", "customers", "recent_revenue", "revenue_at_risk"),
+                title=chart_title(title, subtitle),
+            )
+            .mark_bar()
+            .encode(
+                y=segment_y(colors),
+                x=alt.X(
+                    "revenue_at_risk:Q",
+                    title="Revenue at risk",
+                    axis=axis_for(frame, "revenue_at_risk", money=True),
+                ),
+                color=colors.color(),
+                tooltip=[
+                    SEGMENT_TIP,
+                    CUSTOMERS_TIP,
+                    alt.Tooltip("recent_revenue:Q", title=f"Revenue, last {recent_days} days", format=MONEY),
+                    alt.Tooltip("revenue_at_risk:Q", title="Revenue at risk", format=MONEY),
+                ],
+            )
+            .properties(width=width, height=bar_height(frame.height))
+        ),
     )

@@ -12,7 +12,10 @@ import polars as pl
 from rfm.reporting._charts import (
     COUNT,
     CUSTOMERS_TIP,
+    DIMMED,
     HEAT_SCHEME,
+    HIGHLIGHT,
+    HIGHLIGHTED,
     MONEY,
     MONEY2,
     REVENUE_TIP,
@@ -120,7 +123,11 @@ def rf_segments(
             x=alt.X(f_axis["field"], scale=f_axis["scale"], title=f_axis["title"], axis=alt.Axis(labelAngle=0)),
             y=alt.Y(r_axis["field"], scale=r_axis["scale"], title=r_axis["title"]),
             color=colors.only(present).color(legend=True),
-            opacity=alt.Opacity("cell_share:Q", scale=alt.Scale(domain=[0, 1], range=[0.35, 1]), legend=None),
+            opacity=alt.condition(  # the page-wide segment highlight dims other cells
+                HIGHLIGHTED,
+                alt.Opacity("cell_share:Q", scale=alt.Scale(domain=[0, 1], range=[0.35, 1]), legend=None),
+                alt.value(DIMMED),
+            ),
             tooltip=[
                 alt.Tooltip("r_score:O", title="R"),
                 alt.Tooltip("f_score:O", title="F"),
@@ -129,6 +136,7 @@ def rf_segments(
             ],
         )
         .properties(width=width, height=width)
+        .add_params(alt.param(name=HIGHLIGHT, value=None))
     )
 
 

@@ -306,11 +306,33 @@ RENDER_JS = """
   function failed(div, e) {
     div.setAttribute("data-rendered", "error"); window.rfmReportError("Chart " + div.id + ": " + e); done();
   }
+  // Clicking a segment (a bar, a grid cell or a legend entry) highlights it in every chart that
+  // declares the "highlight" variable; clicking it again, or elsewhere, clears it.  #segment=Name in
+  // the URL highlights Name on load.  <html data-highlight> holds the current segment.
+  var views = [];
+  function highlight(segment) {
+    document.documentElement.setAttribute("data-highlight", segment || "");
+    views.forEach(function (view) { view.signal("highlight", segment || null).runAsync(); });
+  }
+  function clicked(event, item) {
+    var datum = item && item.datum, role = item && item.mark && item.mark.role || "";
+    var segment = datum && (datum.segment || (/legend/.test(role) ? datum.value : null));
+    highlight(segment && segment !== document.documentElement.getAttribute("data-highlight") ? segment : null);
+  }
+  var last = done;
+  done = function () {
+    last();
+    var wanted = /^#segment=(.+)$/.exec(window.location.hash);
+    if (pending <= 0 && wanted) { highlight(decodeURIComponent(wanted[1])); }
+  };
   charts.forEach(function (div) {
     var spec;
     try { spec = JSON.parse(document.getElementById(div.getAttribute("data-spec")).textContent); }
     catch (e) { failed(div, e); return; }
-    vegaEmbed(div, spec, {actions: false, renderer: "svg", mode: "vega-lite"}).then(function () {
+    var linked = (spec.params || []).some(function (p) { return p.name === "highlight"; });
+    vegaEmbed(div, spec, {actions: false, renderer: "svg", mode: "vega-lite"}).then(function (result) {
+      if (linked) { views.push(result.view); }
+      result.view.addEventListener("click", clicked);
       div.setAttribute("data-rendered", "true"); done();
     }).catch(function (e) { failed(div, e); });
   });

@@ -119,3 +119,26 @@ def test_browser_check_catches_a_broken_chart(reports, tmp_path):
     errors = re.search(r'<div id="rfm-errors">(.*?)</div>', dom, re.DOTALL)
     assert errors and "Chart grid-rf_heatmap" in errors.group(1) and "nosuchfunction" in errors.group(1)
     assert len(re.findall(r'data-rendered="true"', dom)) == len(re.findall(r'<div class="chart"', html)) - 1
+
+
+def test_a_segment_is_highlighted_in_every_chart(reports, tmp_path):
+    """#segment=Champions highlights Champions in every chart coloured by segment: each other
+    segment's bar and grid cell is dimmed, nothing else (legend symbols keep their colour)."""
+    page = reports["segments"]
+    html = page.read_text(encoding="utf-8")
+    specs = {cid: json.loads(text) for cid, text in
+             re.findall(r'<script type="application/json" id="([^"]+)-spec">(.*?)</script>', html, re.DOTALL)}
+    linked = {cid: s for cid, s in specs.items() if any(p["name"] == "highlight" for p in s.get("params", []))}
+    assert sorted(linked) == ["grid-rf_segments", "sizes-segment_customers", "sizes-segment_revenue_share"]
+
+    def rows(spec):
+        (values,) = [v for k, v in spec["datasets"].items() if k != "empty"]
+        return values
+
+    others = sum(r["segment"] != "Champions" for s in linked.values() for r in rows(s))
+    assert others > 10
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#segment=Champions").stdout
+    assert 'data-charts-done="true"' in dom and 'data-highlight="Champions"' in dom
+    assert len(re.findall(r'opacity="0.2"', dom)) == others
+    plain = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout  # negative control: no highlight, no dimming
+    assert 'data-charts-done="true"' in plain and 'opacity="0.2"' not in plain

@@ -100,7 +100,9 @@ class EngineConfig(StrictModel):
 class ReportConfig(StrictModel):
     """How the HTML reports present the numbers (codes are checked against CLDR when a report is built)."""
 
-    title: str | None = Field(None, description="title of every report written with this config (default: each report's own)")
+    title: str | None = Field(
+        None, description="shown before each report's own title, e.g. the company: 'ACME Ltd · Customer segments'"
+    )
     currency: str | None = Field(
         None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the order amounts, e.g. EUR or USD; money then shows its symbol"
     )

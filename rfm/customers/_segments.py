@@ -37,6 +37,8 @@ METRICS = ("recency_days", "frequency", "monetary", "tenure_days")
 WHOLE = frozenset({"recency_days", "frequency", "tenure_days"})
 #: Distinct metric bounds a rule set may use: the grid has bins^3 x 2^this rows.
 MAX_CONDITIONS = 8
+#: Rows of the resolved grid (bins^3 x 2^bounds): resolved on every scoring and bound as a list parameter.
+MAX_GRID = 32_000
 #: An open end of a bound, as a finite number every engine binds.
 OPEN = 1e308
 
@@ -46,8 +48,15 @@ Bound = float | list[float]
 class MetricBound(StrictModel):
     """An inclusive absolute range of a metric: ``{min: 365}``, ``{max: 90}`` or both."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, allow_inf_nan=False)
+    max: float | None = Field(None, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError(f"a metric bound is {{min: x}}, {{max: y}} or both, not {data!r}; e.g. {{max: 90}}")
+        return data
 
     @model_validator(mode="after")
     def _some(self) -> MetricBound:
@@ -103,10 +112,9 @@ class SegmentRule(StrictModel):
             allowed = set(SCORES) | set(METRICS) | {"name", "action", "description"}
             for key in data:
                 if key not in allowed:
-                    # "freq", "recency", "monetary_score" ... point at their one-letter score
                     # "freq", "recency", "monetary_score" ... point at their one-letter score first
                     score = close_match(key, SCORES) or (key[0] if key[:1] in "rfm" else "")
-                    metric = close_match(key, METRICS)
+                    metric = next((m for m in METRICS if m.startswith(key)), "") or close_match(key, METRICS)
                     hint = (f'; did you mean "{score}" (a score)' + (f' or "{metric}" (a metric)' if metric else "")
                             + "?") if score else (f'; did you mean "{metric}"?' if metric else "")
                     raise ValueError(
@@ -278,10 +286,11 @@ def resolve_rules(
     for rule in [*rules, other]:
         order.setdefault(rule.name, len(order) + 1)
     conditions = tuple(dict.fromkeys(c for rule in rules for c in rule.conditions()))
-    if len(conditions) > MAX_CONDITIONS:
+    if len(conditions) > MAX_CONDITIONS or bins**3 * 2 ** len(conditions) > MAX_GRID:
         raise ConfigError(
-            f"{where}: {len(conditions)} distinct metric bounds; at most {MAX_CONDITIONS} "
-            "(each doubles the segment grid): give rules that mean the same bound the same numbers"
+            f"{where}: {len(conditions)} distinct metric bounds over {bins} bins make a segment grid of "
+            f"{bins**3 * 2 ** len(conditions):,} rows; at most {MAX_CONDITIONS} bounds and {MAX_GRID:,} rows "
+            "(each bound doubles the grid): give rules that mean the same bound the same numbers"
         )
     masks = [(mask, frozenset(c for k, c in enumerate(conditions) if mask >> k & 1), possible(conditions, mask))
              for mask in range(2 ** len(conditions))]
@@ -341,8 +350,9 @@ def grid_warnings(ruleset: RuleSet, where: str) -> list[str]:
     out = []
     if ruleset.empty:
         out.append(
-            f"{where}: segment rule(s) {', '.join(repr(n) for n in ruleset.empty)} match no score cell at all "
-            "(e.g. fm ranges that no pair of f and m scores reaches); fix their ranges"
+            f"{where}: segment rule(s) {', '.join(repr(n) for n in ruleset.empty)} match no customer at all "
+            "(score ranges no cell reaches, e.g. an fm range no pair of f and m scores gives, or metric bounds "
+            "that cannot hold together); fix their ranges"
         )
     if ruleset.unreachable:
         out.append(

@@ -153,7 +153,9 @@ def auc_bars(
         )
     )
     labels = bars.mark_text(align="left", dx=4).encode(text=alt.Text("auc:Q", format=".3f"), color=alt.value("#222"))
-    random = alt.Chart().mark_rule(strokeDash=[4, 4], color="#555").encode(x=alt.datum(0.5))
+    random = alt.Chart().mark_rule(strokeDash=[4, 4], color="#555", tooltip="AUC 0.5: a random ranking").encode(
+        x=alt.datum(0.5)
+    )
     subtitle = subtitle or "dashed line: a random ranking (0.5)"
     return alt.layer(bars, labels, random, title=chart_title(title, subtitle)).properties(
         width=width, height=bar_height(frame.height)

@@ -85,6 +85,14 @@ class Context:
     def money(self, value: float | None, digits: int = 0) -> str:
         return self.numbers.money(value, digits)
 
+    def count(self, value: int) -> str:
+        """A whole number with the locale's grouping: 1,955 (en), 1 955 (fr)."""
+        return self.numbers.number("{:,}")(value)
+
+    def share(self, value: float, digits: int = 1) -> str:
+        """A share as a percentage in the locale's marks: 27.7% (en), 27,7% (fr)."""
+        return self.numbers.number(f"{{:.{digits}%}}")(value)
+
     def table(self, columns: list[tuple[str, str, str]], frame: pl.DataFrame, **kw: Any) -> Table:
         """A :class:`Table` whose formats print in the report's locale: ``"money"`` / ``"money2"`` are
         amounts with the currency, ``"{}"`` text as it is, any other a Python number format."""
@@ -236,7 +244,7 @@ def _customer_preview(ctx: Context, block: Block, action: str | None) -> Built:
             .alias("offer")
         )
     ranked = "CLV" if ctx.data.has_churn else "monetary value"
-    caption = f"Top {min(n, total):,} of {total:,} customers by {ranked}."
+    caption = f"Top {ctx.count(min(n, total))} of {ctx.count(total)} customers by {ranked}."
     link = None
     if action in ctx.exports:
         name = ctx.exports[action]
@@ -330,7 +338,7 @@ def _head(ctx: Context) -> dict[str, Any]:
 
 
 def _f_customers(ctx: Context, action: str | None) -> Figure:
-    return Figure("Customers", ctx.numbers.number("{:,}")(_head(ctx)["customers"]), "scored, with at least one purchase")
+    return Figure("Customers", ctx.count(_head(ctx)["customers"]), "scored, with at least one purchase")
 
 
 def _f_revenue(ctx: Context, action: str | None) -> Figure:
@@ -341,7 +349,7 @@ def _f_active(ctx: Context, action: str | None) -> Figure:
     h = _head(ctx)
     share = h["active_customers"] / h["customers"] if h["customers"] else 0.0
     return Figure(
-        "Active", f"{share:.1%}", f"{h['active_customers']:,} ordered in the last {ctx.settings.active_days} days"
+        "Active", ctx.share(share), f"{ctx.count(h['active_customers'])} ordered in the last {ctx.settings.active_days} days"
     )
 
 
@@ -383,7 +391,7 @@ def _f_gone(ctx: Context, action: str | None) -> Figure:
     if _no_p_alive(ctx):
         return Figure("Likely gone", "n/a", NO_P_ALIVE)
     share = h["likely_gone"] / h["customers"] if h["customers"] else 0.0
-    return Figure("Likely gone", f"{h['likely_gone']:,}", f"{share:.1%} of customers have P(alive) < 0.5")
+    return Figure("Likely gone", ctx.count(h["likely_gone"]), f"{ctx.share(share)} of customers have P(alive) < 0.5")
 
 
 def _f_at_risk(ctx: Context, action: str | None) -> Figure:
@@ -394,7 +402,8 @@ def _f_at_risk(ctx: Context, action: str | None) -> Figure:
     return Figure(
         "Revenue at risk",
         ctx.money(h["revenue_at_risk"]),
-        f"{share:.1%} of the expected value, weighted by the chance of no order in {ctx.data.horizon_days} days",
+        f"{ctx.share(share)} of the {ctx.data.clv_months}-month expected value, "
+        f"weighted by each customer's chance of no order in {ctx.data.horizon_days} days",
     )
 
 
@@ -406,7 +415,7 @@ def _f_method(ctx: Context, action: str | None) -> Figure:
 def _f_offers(ctx: Context, action: str | None) -> Figure:
     if ctx.offer_names is None:
         return Figure("Offers", "none", "no catalogue configured (--offers)")
-    return Figure("Offers", f"{len(ctx.offer_names):,}", "in the catalogue")
+    return Figure("Offers", ctx.count(len(ctx.offer_names)), "in the catalogue")
 
 
 def _action_row(ctx: Context, action: str | None) -> dict[str, Any]:
@@ -418,7 +427,7 @@ def _action_row(ctx: Context, action: str | None) -> dict[str, Any]:
 
 def _f_list_size(ctx: Context, action: str | None) -> Figure:
     row = _action_row(ctx, action)
-    return Figure("List size", f"{row['customers']:,}", f"{row['customer_share']:.1%} of customers")
+    return Figure("List size", ctx.count(row["customers"]), f"{ctx.share(row['customer_share'])} of customers")
 
 
 def _f_list_value(ctx: Context, action: str | None) -> Figure:

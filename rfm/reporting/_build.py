@@ -37,6 +37,7 @@ from rfm.reporting._data import ReportData
 from rfm.reporting._definitions import KINDS, LEADS, PLACEHOLDERS, ReportDefinition, Section
 from rfm.reporting._html import ChartItem, NoteItem, Page, SectionOut, TableItem, library_versions, render_page
 from rfm.reporting._numbers import Numbers, check_currency, check_locale
+from rfm.reporting._public import Scrubber, scrub_page
 from rfm.reporting._registry import CHARTS, FIGURES, TABLES, load_definition
 
 #: Page-wide chart styling, applied to every spec (HTML and PNG/SVG alike).
@@ -77,23 +78,6 @@ def report_numbers(config: Config) -> Numbers:
     if numbers.currency is not None:
         check_currency(numbers.currency)
     return numbers
-
-
-#: An absolute path of this machine (POSIX or Windows) inside a message.
-_ABSOLUTE = re.compile(r"(?<![\w:/.])(?:/|[A-Za-z]:[\\/])(?:[^\s/\\:\"']+[/\\])+([^\s/\\:\"',;]+)")
-
-
-def public_text(text: str, names: dict[str, str]) -> str:
-    """``text`` fit for a mailed report: each input named by its file name only (``names``: the
-    label as given -> its name), and any other absolute path cut to its last part."""
-    for label, name in names.items():
-        text = text.replace(label, name)
-    return _ABSOLUTE.sub(lambda m: m.group(1), text)
-
-
-def input_names(*labels: str | None) -> dict[str, str]:
-    """How each input is named in a report: a file by its name, a database table by its label."""
-    return {label: Path(label).name for label in labels if label and "://" not in label}
 
 
 def check_out(out: str | Path) -> Path:
@@ -170,6 +154,23 @@ def _build_section(
     return out
 
 
+def report_values(ctx: Context, scores: CustomerScores) -> dict[str, Any]:
+    """The ``{placeholders}`` a definition's texts and titles may use, for this context."""
+    backtest = ctx.backtest
+    return {
+        "as_of": ctx.data.as_of.isoformat(),
+        "compare_as_of": ctx.compare_as_of or "n/a",
+        "horizon_days": ctx.data.horizon_days,
+        "clv_months": ctx.data.clv_months,
+        "active_days": ctx.settings.active_days,
+        "recent_days": ctx.settings.recent_days,
+        "customers": ctx.count(scores.stats.customers),
+        "calibration_end": getattr(backtest, "calibration_end", "n/a"),
+        "holdout_end": getattr(backtest, "holdout_end", "n/a"),
+        "leads_as_of": ctx.leads.as_of if ctx.leads is not None else "n/a",
+    }
+
+
 def report_context(
     kind: str,
     orders: Orders,
@@ -236,23 +237,12 @@ def write_report(
         kind, orders, scores, compare_as_of=compare_as_of, backtest=backtest, backtest_note=backtest_note,
         offers=offers, notes=notes,
     )
-    data, numbers, s = ctx.data, ctx.numbers, defn.settings
+    data, numbers = ctx.data, ctx.numbers
     defs = [defn]
     if leads is not None:
         ctx.leads = leads if isinstance(leads, Leads) else Leads(leads)
         defs.append(load_definition(LEADS))
-    values = {
-        "as_of": data.as_of.isoformat(),
-        "compare_as_of": ctx.compare_as_of or "n/a",
-        "horizon_days": data.horizon_days,
-        "clv_months": data.clv_months,
-        "active_days": s.active_days,
-        "recent_days": s.recent_days,
-        "customers": f"{scores.stats.customers:,}",
-        "calibration_end": getattr(backtest, "calibration_end", "n/a"),
-        "holdout_end": getattr(backtest, "holdout_end", "n/a"),
-        "leads_as_of": ctx.leads.as_of if ctx.leads is not None else "n/a",
-    }
+    values = report_values(ctx, scores)
     written: list[Path] = []
     if lists_table is not None:  # first: a failed database write leaves no report claiming it happened
         written.append(data.campaign_lists().write(lists_table, if_exists=if_exists))
@@ -265,7 +255,6 @@ def write_report(
             for sec, action in _expand(section, actions):
                 sections.append(_build_section(ctx, sec, action, values, seen))
     ctx.columns = 1
-    names = input_names(orders.source.label, scores.config.source, getattr(offers, "source", None))
     own = _fill(defn.title, values)
     title = scores.config.report.title
     page = Page(
@@ -274,12 +263,14 @@ def write_report(
         intro=_fill(defn.intro, values),
         headline=[FIGURES[f](ctx, None) for f in defn.headline],
         sections=sections,
-        footer=public_text(f"Made by rfm from {orders.source.label}; charts: {library_versions()}. ", names)
+        footer=f"Made by rfm from {orders.source.label}; charts: {library_versions()}. "
         + (f"Amounts in {numbers.currency}. " if numbers.currency else
            "Amounts in the orders' currency (set report.currency, e.g. EUR, to print its symbol). ")
         + "The page loads nothing from the network.",
-        notes=[public_text(n, names) for n in notes],
+        notes=notes,
     )
+    # a mailed page names files, never folders of this machine: every text of the page, scrubbed
+    scrub_page(page, Scrubber.for_inputs(orders.source.label, scores.config.source, getattr(offers, "source", None)))
     html_path = write_text(out, render_page(page))
     return [html_path, *written, *_export_charts(page, out, png=png, svg=svg)]
 
@@ -424,9 +415,10 @@ def run_report(
     cfg = cfg.model_copy(update=update)
     notes: list[str] = []
     method = churn or cfg.churn.method
-    # the churn report is about churn; the campaign report's expected value is the CLV (an explicit
-    # --churn none keeps it on past revenue)
-    if method == "none" and cfg.churn.model is None and (kind == "churn" or (kind == "campaign" and churn is None)):
+    # the churn report is about churn; the campaign report's expected value is the CLV (a churn method
+    # of none said on purpose, by --churn or in the config, keeps it on past revenue)
+    said_none = churn == "none" or "method" in cfg.churn.model_fields_set  # --churn none or churn.method: none
+    if method == "none" and cfg.churn.model is None and (kind == "churn" or (kind == "campaign" and not said_none)):
         method = "auto"
         notes.append("Churn: the config sets no churn model, so this report scored with churn.method auto")
     with Orders(

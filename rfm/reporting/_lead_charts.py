@@ -11,7 +11,7 @@ import altair as alt
 import polars as pl
 
 from rfm.leads import GRADES, LEVELS, STAGES, TIERS
-from rfm.reporting._blocks import Block, BlockFn, Built, Context, Figure, FigureFn, Note, Table
+from rfm.reporting._blocks import Block, BlockFn, Built, Context, Figure, FigureFn, Note
 from rfm.reporting._charts import (
     COUNT,
     HEAT_SCHEME,
@@ -156,7 +156,9 @@ def tier_conversion(
             ],
         )
     )
-    base = alt.Chart().mark_rule(strokeDash=[4, 4], color="#555").encode(x=alt.datum(base_rate))
+    base = alt.Chart().mark_rule(
+        strokeDash=[4, 4], color="#555", tooltip=f"Base rate: {base_rate:.1%} of leads converted"
+    ).encode(x=alt.datum(base_rate))
     subtitle = subtitle or f"dashed line: all leads ({base_rate:.2%})"
     return alt.layer(bars, base, title=chart_title(title, subtitle)).properties(
         width=width, height=bar_height(frame.height)
@@ -204,23 +206,25 @@ def _top_leads(ctx: Context, block: Block, action: str | None) -> Built:
         ("explanation", "Why", "{}"),
     ]
     cols = [c for c in wanted if c[0] in t.columns]
-    return Table(cols, top, caption=f"Top {top.height:,} of {t.height:,} leads (hot first, then fit + engagement).")
+    return ctx.table(cols, top, caption=f"Top {ctx.count(top.height)} of {ctx.count(t.height)} leads "
+                     "(hot first, then fit + engagement).")
 
 
 def _f_leads(ctx: Context, action: str | None) -> Figure:
-    return Figure("Leads", f"{ctx.leads.table.height:,}", f"scored as of {ctx.leads.as_of}")
+    return Figure("Leads", ctx.count(ctx.leads.table.height), f"scored as of {ctx.leads.as_of}")
 
 
 def _f_hot(ctx: Context, action: str | None) -> Figure:
     hot = int((ctx.leads.table["tier"] == "hot").sum())
-    return Figure("Hot leads", f"{hot:,}", f"{hot / max(1, ctx.leads.table.height):.1%} of leads")
+    return Figure("Hot leads", ctx.count(hot), f"{ctx.share(hot / max(1, ctx.leads.table.height))} of leads")
 
 
 def _f_base(ctx: Context, action: str | None) -> Figure:
     cal = ctx.leads.calibration
     if cal is None:
         return Figure("Conversion rate", "n/a", "pass --outcomes")
-    return Figure("Conversion rate", f"{cal.base_rate:.2%}", f"{cal.conversions:,} of {cal.leads:,} leads converted")
+    return Figure("Conversion rate", ctx.share(cal.base_rate, 2),
+                  f"{ctx.count(cal.conversions)} of {ctx.count(cal.leads)} leads converted")
 
 
 CHARTS: dict[str, BlockFn] = {

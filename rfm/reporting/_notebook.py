@@ -21,8 +21,7 @@ from rfm.churn import Backtest
 from rfm.customers import CustomerScores
 from rfm.pipeline import Orders
 from rfm.reporting._blocks import Note, Table
-from rfm.reporting._build import _expand, _fill, final_spec, report_context
-from rfm.reporting._definitions import PLACEHOLDERS
+from rfm.reporting._build import _expand, _fill, final_spec, report_context, report_values
 from rfm.reporting._registry import CHARTS
 
 
@@ -62,8 +61,7 @@ def report_charts(
     scores = scores if scores is not None else orders.score()
     defn, ctx, actions = report_context(kind, orders, scores, compare_as_of=compare_as_of, backtest=backtest,
                                         offers=offers)
-    values = {k: "" for k in PLACEHOLDERS} | {"as_of": ctx.data.as_of.isoformat(),
-                                              "compare_as_of": str(ctx.compare_as_of or "")}
+    values = report_values(ctx, scores)
     out, notes = {}, {}
     for section in defn.sections:
         for sec, action in _expand(section, actions):

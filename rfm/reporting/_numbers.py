@@ -15,9 +15,11 @@ currency is unknown) and the report says so once.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
 
@@ -35,6 +37,14 @@ from rfm.errors import ConfigError
 
 #: What the number part of a CLDR pattern is made of.
 _NUMBER = re.compile(r"[#0,.]+")
+#: The precision and type of a Python number format ("{:,.1f}" -> 1, f).
+_PRECISION = re.compile(r"\.(\d+)([f%])")
+
+
+def half_up(value: float, digits: int) -> float:
+    """``value`` (>= 0) rounded to ``digits`` places from its exact binary value, halves up: what
+    JavaScript's ``toFixed`` (and so d3-format) does, where Python's formatting rounds halves to even."""
+    return float(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def check_locale(name: str) -> str:
@@ -87,13 +97,14 @@ class Numbers:
     def money(self, value: float | None, digits: int = 0) -> str:
         """``value`` as an amount: ``€1,235`` (digits 0) or ``€1,234.50`` (digits 2); "n/a" for None.
 
-        Rounded from the binary value as the charts' d3-format rounds it, so a table and a tooltip
-        never disagree on a half cent (Babel would round the decimal repr instead)."""
+        Rounded as the charts' d3-format rounds (JavaScript's ``toFixed``: the binary value, halves
+        away from zero), so a table and a tooltip never disagree on a half."""
         if value is None:
             return "n/a"
-        number = f"{abs(value):,.{digits}f}".translate(self._translate)
+        rounded = half_up(abs(value), digits)
+        number = f"{rounded:,.{digits}f}".translate(self._translate)
         before, after = self._affixes
-        sign = get_minus_sign_symbol(self._babel) if round(value, digits) < 0 else ""  # no "-0"
+        sign = get_minus_sign_symbol(self._babel) if value < 0 and rounded != 0 else ""  # no "-0"
         return f"{sign}{before}{number}{after}"
 
     @cached_property
@@ -103,7 +114,12 @@ class Numbers:
     def number(self, fmt: str) -> Callable[[Any], str]:
         """A cell formatter: Python's ``fmt`` (e.g. ``"{:,.1f}"``, ``"{:.1%}"``) in this locale's marks."""
 
+        digits = _PRECISION.search(fmt)
+
         def render(value: Any) -> str:
+            if digits and isinstance(value, float):  # round halves as d3 does (see money)
+                places = int(digits.group(1)) + (2 if digits.group(2) == "%" else 0)
+                value = math.copysign(half_up(abs(value), places), value)
             return fmt.format(value).translate(self._translate)
 
         return render

@@ -135,3 +135,27 @@ def test_fast_path_equals_order_table_path(lines, as_of, window_days):
     a, b = fast.stats.__dict__.copy(), slow.stats.__dict__.copy()
     a.pop("seconds"), b.pop("seconds")
     assert a == b
+
+
+@SETTINGS
+@given(
+    st.lists(line_st, min_size=1, max_size=40).map(lambda ls: [("A", 0, 10, 10.0, "complete"), *ls]),
+    st.sampled_from([None, AS_OF, START + timedelta(days=200)]),
+    st.sampled_from([None, 90]),
+)
+def test_order_table_row_count_equals_distinct_orders_when_no_order_spans_dates(lines, as_of, window_days):
+    """The order table counts rows instead of distinct order ids when no order's lines carry several
+    dates: the same lines, each order moved to one date (its first), must score as the fast path does,
+    and the row-count block must be the one that ran."""
+    first = {}
+    for c, o, d, a, s in lines:
+        first.setdefault((c, o), d)
+    one_date = [(c, o, first[(c, o)], a, s) for c, o, d, a, s in lines]
+    cfg = {"scoring": {"window_days": window_days}, "segments": {"rules": [{"name": "All", "action": "retain"}]}}
+    df = line_frame(one_date)
+    fast = rfm.Orders(df, cfg).score(as_of=as_of)
+    orders = rfm.Orders(df, cfg)
+    orders.build_order_table()
+    assert orders._spanning_orders() == 0  # so customer_totals_from_orders (rows, not DISTINCT) ran
+    slow = orders.score(as_of=as_of)
+    assert_frame_equal(fast.table, slow.table)

@@ -17,28 +17,32 @@ def test_default_preset_covers_every_cell_and_every_rule_wins():
     rs = resolve_rules(SegmentsConfig(), bins=5, actions=ACTIONS)
     assert rs.fallthrough == ()
     assert rs.unreachable == ()
-    assert [str(c) for c in rs.conditions] == ["tenure_days <= 90", "recency_days <= 365"]
-    assert rs.grid.height == 125 * 4 and rs.grid["feasible"].all()  # bit 0: tenure <= 90, bit 1: recency <= 365
+    assert [str(c) for c in rs.conditions] == ["frequency <= 1", "tenure_days <= 90", "recency_days <= 365"]
+    # bit 0: one order only, bit 1: tenure <= 90, bit 2: recency <= 365; every combination can occur
+    assert rs.grid.height == 125 * 8 and rs.grid["feasible"].all()
     assert rs.segment_order == [
         "Champions", "Loyal", "New", "Potential Loyalist", "Promising", "Need Attention",
         "Can't Lose Them", "At Risk", "About to Sleep", "Hibernating", "Lost", "Other",
     ]
     cells = rs.grid.group_by("segment").len().sort("segment")
-    # Counted by hand from the rules (first match wins), over 125 cells x 4 condition masks:
-    # Champions r4-5 & (f+m)/2 >= 4: 2 * 6 = 12 cells (f,m pairs with mean >= 4: 45,54,55,44,35,53), x 4
-    # Loyal r3-5 f3-5, minus Champions: 3*3*5 - 12 = 33, x 4; Potential Loyalist r4-5 f2: 10, x 4
-    # Need Attention r3 f2: 5, x 4; Can't Lose r1-2 f4-5 m4-5: 8, x 4; At Risk r1-2 f3-5 minus those: 22, x 4
-    # f = 1: New r4-5 when tenure <= 90 (masks 1, 3): 20; Promising r4-5 mask 2 and r3 masks 2, 3: 20;
-    #        About to Sleep r2 masks 2, 3: 10; Lost r4-5 mask 0, r3 and r2 masks 0, 1, r1 all: 10 + 20 + 20 = 50
-    # f = 2: About to Sleep r2 masks 2, 3: 10; Hibernating r2 masks 0, 1 and r1 all: 10 + 20 = 30
+    # Counted by hand from the rules (first match wins), over 125 cells x 8 condition masks:
+    # Champions r4-5 & (f+m)/2 >= 4: 2 * 6 = 12 cells (f,m pairs with mean >= 4: 45,54,55,44,35,53), x 8
+    # Loyal r3-5 f3-5, minus Champions: 3*3*5 - 12 = 33, x 8; Potential Loyalist r4-5 f2: 10, x 8
+    # Need Attention r3 f2: 5, x 8; Can't Lose r1-2 f4-5 m4-5: 8, x 8; At Risk r1-2 f3-5 minus those: 22, x 8
+    # f = 1, r4-5 (10 cells): New when bits 0 and 1 (masks 3, 7): 20; else Promising when bit 2 (4, 5, 6): 30;
+    #        else Lost (0, 1, 2): 30.  r3: Promising when bit 2: 20, else Lost: 20.
+    #        r2: About to Sleep when bit 2: 20, else Lost: 20.  r1: Lost: 40.  Lost = 30 + 20 + 20 + 40 = 110
+    # f = 2: r2 About to Sleep when bit 2: 20, else Hibernating: 20; r1 Hibernating: 40 -> 60
     assert dict(cells.iter_rows()) == {
-        "About to Sleep": 20, "At Risk": 88, "Can't Lose Them": 32, "Champions": 48, "Hibernating": 30,
-        "Loyal": 132, "Lost": 50, "New": 20, "Need Attention": 20, "Potential Loyalist": 40, "Promising": 20,
+        "About to Sleep": 40, "At Risk": 176, "Can't Lose Them": 64, "Champions": 96, "Hibernating": 60,
+        "Loyal": 264, "Lost": 110, "New": 20, "Need Attention": 40, "Potential Loyalist": 80, "Promising": 50,
     }
     lookup = {(r, f, m, k): seg for r, f, m, k, seg in
               rs.grid.select("r_score", "f_score", "m_score", "mask", "segment").iter_rows()}
-    assert [lookup[(5, 1, 3, k)] for k in range(4)] == ["Lost", "New", "Promising", "New"]
-    assert [lookup[(2, 2, 1, k)] for k in range(4)] == ["Hibernating", "Hibernating", "About to Sleep", "About to Sleep"]
+    assert [lookup[(5, 1, 3, k)] for k in range(8)] == [
+        "Lost", "Lost", "Lost", "New", "Promising", "Promising", "Promising", "New"
+    ]
+    assert [lookup[(2, 2, 1, k)] for k in range(8)] == ["Hibernating"] * 4 + ["About to Sleep"] * 4
 
 
 def test_r_rfm_preset_matches_r_package_table():

@@ -8,6 +8,7 @@ import html
 import json
 import re
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import polars as pl
@@ -24,6 +25,12 @@ from tests.conftest import CDNOW, CDNOW_CONFIG
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ORDERS = ROOT / "rfm" / "data" / "demo_orders.csv"
 NNBSP, NBSP = "\u202f", "\xa0"
+
+
+def d3(value: float, digits: int) -> str:
+    """``value`` as d3-format's ``,.Nf`` writes it: halves away from zero on the binary value."""
+    rounded = Decimal(abs(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return ("-" if value < 0 and rounded else "") + f"{rounded:,.{digits}f}"
 
 
 def cards(page: str) -> dict[str, tuple[str, str]]:
@@ -57,7 +64,9 @@ def table_rows(page: str, first_header: str) -> list[list[str]]:
     [
         (None, "en", 1234.5, 2, "1,234.50"),
         ("EUR", "en", 1234.5, 2, "€1,234.50"),
-        ("EUR", "en", -1234.5, 0, "-€1,234"),  # 1234.5 rounds half to even
+        ("EUR", "en", -1234.5, 0, "-€1,235"),  # an exact half rounds away from zero, as d3 / toFixed do
+        ("EUR", "en", 2.5, 0, "€3"),
+        ("EUR", "en", 455.455, 2, "€455.45"),  # 455.455 is 455.45499... in binary: toFixed gives .45
         ("EUR", "fr", 1234.5, 2, f"1{NNBSP}234,50{NBSP}€"),
         ("EUR", "de", 1234567.891, 2, f"1.234.567,89{NBSP}€"),
         ("GBP", "en_GB", 0.4, 0, "£0"),
@@ -75,6 +84,7 @@ def test_vega_locale_carries_the_same_marks_as_python():
     assert Numbers(None, "en").vega_locale()["number"]["currency"] == ["", ""]
     assert Numbers("EUR", "fr").number("{:,.1f}")(12345.67) == f"12{NNBSP}345,7"
     assert Numbers("USD", "de").number("{:.1%}")(0.1234) == "12,3%"
+    assert Numbers().number("{:.1f}")(0.25) == "0.3" and Numbers().number("{:.0%}")(0.125) == "13%"  # halves up
 
 
 def test_money_formats_in_charts_use_the_locale_currency():
@@ -95,12 +105,12 @@ def test_currency_and_locale_reach_cards_tables_and_charts(tmp_path):
     with Orders(DEMO_ORDERS, config) as orders:
         table = orders.score().table
     revenue = float(table["net"].sum())
-    by_hand = f"{revenue:,.0f}".replace(",", NNBSP) + f"{NBSP}€"
+    by_hand = d3(revenue, 0).replace(",", NNBSP) + f"{NBSP}€"
     assert cards(page)["Revenue (net)"][0] == by_hand
     champions = table.filter(pl.col("segment") == "Champions")
     median = float(champions["monetary"].median())
     row = next(r for r in table_rows(page, "Segment") if r[0] == "Champions")
-    assert row[-1] == f"{median:,.2f}".replace(",", " ").replace(".", ",").replace(" ", NNBSP) + f"{NBSP}€"
+    assert row[-1] == d3(median, 2).replace(",", " ").replace(".", ",").replace(" ", NNBSP) + f"{NBSP}€"
     assert row[-2] == f"{float(champions['frequency'].median()):,.10g}"  # an order count prints 5, not 5.0
     for spec in specs(page).values():
         assert spec["config"]["locale"]["number"]["currency"] == ["", f"{NBSP}€"]
@@ -148,7 +158,7 @@ def test_campaign_report_scores_churn_itself_unless_told_not_to(tmp_path):
     page = run_report("campaign", DEMO_ORDERS, out=tmp_path / "c.html")[0].read_text()
     with Orders(DEMO_ORDERS) as orders:
         table = orders.score(churn="auto").table
-    assert cards(page)["Expected value (CLV)"][0] == f"{float(table['clv'].sum()):,.0f}"
+    assert cards(page)["Expected value (CLV)"][0] == d3(float(table["clv"].sum()), 0)
     assert "Churn: the config sets no churn model, so this report scored with churn.method auto" in page
     page = run_report("campaign", DEMO_ORDERS, churn="none", out=tmp_path / "n.html")[0].read_text()
     assert cards(page)["Expected value (CLV)"][0] == "n/a"
@@ -174,7 +184,7 @@ def test_churn_page_on_cdnow_reads_right(tmp_path):
     assert risk["at_risk"].min() > 0
     rows = {r[0]: r for r in table_rows(page, "Segment")}
     for segment, at_risk in risk.iter_rows():
-        assert rows[segment][5] == f"{at_risk:,.0f}"
+        assert rows[segment][5] == d3(at_risk, 0)
     # every CDNOW customer first bought in 1997 Q1: the migration has no "not a customer yet" row and
     # says nothing of one; its rows and columns are the segments that occur
     migration = next(s for cid, s in specs(page).items() if cid.startswith("migration"))
@@ -211,3 +221,14 @@ def test_notebook_charts_are_the_report_charts(tmp_path):
     assert "backtest_transactions" not in churn and churn.notes["backtest_transactions"] == "No backtest in this run."
     with pytest.raises(KeyError, match="backtest_transactions: No backtest in this run"):
         churn["backtest_transactions"]
+
+
+def test_no_folder_in_section_notes_either(tmp_path):
+    """A note inside a section (the skipped backtest quotes the input error) names the file only,
+    even when its folder holds spaces."""
+    folder = tmp_path / "Jane Doe" / "acme"
+    folder.mkdir(parents=True)
+    orders = shutil.copy(DEMO_ORDERS, folder / "orders.csv")
+    page = run_report("churn", orders, out=tmp_path / "c.html", calibration_end="2021-06-01")[0].read_text()
+    assert "Backtest skipped: orders.csv: " in html.unescape(page)
+    assert "Jane Doe" not in page and str(tmp_path) not in page

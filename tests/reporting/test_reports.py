@@ -534,6 +534,19 @@ def test_segment_colours_are_the_same_in_every_chart(built, demo):
     assert any(scale["domain"] == order for scale in scales)
 
 
+def test_every_mark_has_a_tooltip(built):
+    """Every mark of every chart (reference lines included) says what it is on hover."""
+    missing = []
+    for kind in KINDS:
+        for cid, spec in specs_of(html_of(built, kind)).items():
+            for unit in spec.get("layer") or [spec]:
+                mark = unit.get("mark")
+                if not ("tooltip" in spec.get("encoding", {}) or "tooltip" in unit.get("encoding", {})
+                        or (isinstance(mark, dict) and mark.get("tooltip"))):
+                    missing.append((cid, mark))
+    assert missing == []
+
+
 def test_html_is_self_contained(built):
     from rfm.reporting._html import vega_bundle
 
@@ -770,7 +783,8 @@ def test_churn_report_with_propensity_makes_up_no_p_alive(tmp_path):
     share = at_risk / float(table["clv"].sum())
     assert at_risk > 0
     assert cards["Revenue at risk"] == (
-        f"{at_risk:,.0f}", f"{share:.1%} of the expected value, weighted by the chance of no order in 90 days"
+        f"{at_risk:,.0f}",
+        f"{share:.1%} of the 12-month expected value, weighted by each customer&#x27;s chance of no order in 90 days",
     )
     assert float(cards["Mean churn risk"][0]) > 0
 

@@ -4,8 +4,6 @@ the segment migration matrix.  Shared encodings and colours come from :mod:`rfm.
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import polars as pl
 
@@ -43,10 +41,18 @@ def rf_cells(frame: pl.DataFrame) -> pl.DataFrame:
     return shown.with_columns(dark=pl.col("shown") & (position > 0.55).fill_null(False))
 
 
-def score_axis(field: str, domain: list[int], title: str, *, descending: bool = False) -> dict[str, Any]:
-    """An ordinal score axis over exactly ``domain`` (both R x F grids use the same scores)."""
-    scale = alt.Scale(domain=sorted(domain, reverse=descending))
-    return {"field": f"{field}:O", "scale": scale, "title": title}
+def rf_axes(
+    frame: pl.DataFrame, f_scores: list[int] | None, r_scores: list[int] | None
+) -> tuple[alt.X, alt.Y, pl.Expr]:
+    """F across, R up (5 on top), over exactly the given scores (default: those in ``frame``), so two
+    grids given the same scores line up cell for cell; and the filter keeping the cells shown."""
+    f = sorted(f_scores or set(frame["f_score"].to_list()))
+    r = sorted(r_scores or set(frame["r_score"].to_list()), reverse=True)
+    return (
+        alt.X("f_score:O", scale=alt.Scale(domain=f), title=F_TITLE, axis=alt.Axis(labelAngle=0)),
+        alt.Y("r_score:O", scale=alt.Scale(domain=r), title=R_TITLE),
+        pl.col("f_score").is_in(f) & pl.col("r_score").is_in(r),
+    )
 
 
 F_TITLE = "Frequency score F (1 = fewest orders, 5 = most)"
@@ -66,15 +72,10 @@ def rf_heatmap(
 
     Tiny cells (see :data:`TINY_CELL_SHARE`) are grey and left out of the colour scale;
     ``f_scores`` / ``r_scores`` fix the axes (default: the scores in ``frame``)."""
-    cells_frame = rf_cells(frame)
-    f_scores = f_scores or sorted(set(frame["f_score"].to_list()))
-    r_scores = r_scores or sorted(set(frame["r_score"].to_list()))
-    cells_frame = cells_frame.filter(pl.col("f_score").is_in(f_scores) & pl.col("r_score").is_in(r_scores))
-    f_axis = score_axis("f_score", f_scores, F_TITLE)
-    r_axis = score_axis("r_score", r_scores, R_TITLE, descending=True)
-    base = alt.Chart(cells_frame, title=chart_title(title, subtitle)).encode(
-        x=alt.X(f_axis["field"], scale=f_axis["scale"], title=f_axis["title"], axis=alt.Axis(labelAngle=0)),
-        y=alt.Y(r_axis["field"], scale=r_axis["scale"], title=r_axis["title"]),
+    x, y, shown = rf_axes(frame, f_scores, r_scores)
+    base = alt.Chart(rf_cells(frame).filter(shown), title=chart_title(title, subtitle)).encode(
+        x=x,
+        y=y,
         tooltip=[
             alt.Tooltip("r_score:O", title="R"),
             alt.Tooltip("f_score:O", title="F"),
@@ -111,17 +112,14 @@ def rf_segments(
 ) -> alt.Chart:
     """R x F grid coloured by the segment holding most of each cell's customers (axes as
     :func:`rf_heatmap`'s, so the two grids line up cell for cell)."""
-    f_scores = f_scores or sorted(set(frame["f_score"].to_list()))
-    r_scores = r_scores or sorted(set(frame["r_score"].to_list()))
-    f_axis = score_axis("f_score", f_scores, F_TITLE)
-    r_axis = score_axis("r_score", r_scores, R_TITLE, descending=True)
+    x, y, _ = rf_axes(frame, f_scores, r_scores)
     present = [s for s in colors.domain if s in set(frame["segment"].to_list())]
     return (
         alt.Chart(frame, title=chart_title(title, subtitle))
         .mark_rect(stroke="white")
         .encode(
-            x=alt.X(f_axis["field"], scale=f_axis["scale"], title=f_axis["title"], axis=alt.Axis(labelAngle=0)),
-            y=alt.Y(r_axis["field"], scale=r_axis["scale"], title=r_axis["title"]),
+            x=x,
+            y=y,
             color=colors.only(present).color(legend=True),
             opacity=alt.condition(  # the page-wide segment highlight dims other cells
                 HIGHLIGHTED,

@@ -70,8 +70,9 @@ def report_charts(
                 if not block.chart:
                     continue
                 name = f"{block.name}-{action}" if action else block.name
-                block = block.model_copy(update={"title": _fill(block.title or "", {**values, "action": action})
-                                                 or None})
+                filled = {**values, "action": action}
+                block = block.model_copy(update={"title": _fill(block.title or "", filled) or None,
+                                                 "subtitle": _fill(block.subtitle or "", filled) or None})
                 built = CHARTS[block.chart](ctx, block, action)
                 if isinstance(built, Note):
                     notes[name] = built.text

@@ -99,7 +99,7 @@ class Numbers:
 
         Rounded as the charts' d3-format rounds (JavaScript's ``toFixed``: the binary value, halves
         away from zero), so a table and a tooltip never disagree on a half."""
-        if value is None:
+        if value is None or not math.isfinite(value):
             return "n/a"
         rounded = half_up(abs(value), digits)
         number = f"{rounded:,.{digits}f}".translate(self._translate)
@@ -117,9 +117,10 @@ class Numbers:
         digits = _PRECISION.search(fmt)
 
         def render(value: Any) -> str:
-            if digits and isinstance(value, float):  # round halves as d3 does (see money)
+            if digits and isinstance(value, float) and math.isfinite(value):  # halves as d3 rounds (see money)
                 places = int(digits.group(1)) + (2 if digits.group(2) == "%" else 0)
-                value = math.copysign(half_up(abs(value), places), value)
+                rounded = half_up(abs(value), places)
+                value = -rounded if value < 0 and rounded else rounded  # no "-0.0"
             return fmt.format(value).translate(self._translate)
 
         return render
@@ -127,11 +128,6 @@ class Numbers:
     def money_cells(self, digits: int = 0) -> Callable[[Any], str]:
         """A cell formatter for amounts (see :meth:`money`)."""
         return lambda value: self.money(value, digits)
-
-    @property
-    def unit_note(self) -> str:
-        """What the amounts are in, for a chart or card note."""
-        return self.currency or "the orders' currency"
 
     def vega_locale(self) -> dict[str, Any]:
         """Vega-Lite's ``config.locale``: the same marks and currency affixes for axes and tooltips."""

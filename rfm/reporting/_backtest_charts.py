@@ -21,9 +21,8 @@ from rfm.reporting._charts import (
     Colors,
     bar_height,
     chart_title,
-    linked,
     method_colors,
-    segment_y,
+    segment_bars,
 )
 
 # --- data ----------------------------------------------------------------------------
@@ -171,35 +170,22 @@ def repurchase_by_segment(
     subtitle: str | None = None,
     width: int = 360,
 ) -> alt.Chart:
-    return linked(
-        colors,
-        (
-            alt.Chart(
-                frame.select("segment", "customers", "repurchase_rate", "actual_revenue"),
-                title=chart_title(title, subtitle),
-            )
-            .mark_bar()
-            .encode(
-                y=segment_y(colors),
-                x=alt.X(
-                    "repurchase_rate:Q",
-                    title=f"Customers who ordered in the {horizon_days}-day holdout (%)",
-                    axis=alt.Axis(format="%"),
-                ),
-                color=colors.color(),
-                tooltip=[
-                    SEGMENT_TIP,
-                    CUSTOMERS_TIP,
-                    alt.Tooltip("repurchase_rate:Q", title="Repurchase rate", format=SHARE),
-                    alt.Tooltip("actual_revenue:Q", title="Holdout revenue", format=MONEY),
-                ],
-            )
-            .properties(width=width, height=bar_height(frame.height))
+    """Share of each segment's customers who ordered in the holdout, and their holdout revenue."""
+    return segment_bars(
+        frame, colors, columns=["segment", "customers", "repurchase_rate", "actual_revenue"],
+        x=alt.X(
+            "repurchase_rate:Q",
+            title=f"Customers who ordered in the {horizon_days}-day holdout (%)",
+            axis=alt.Axis(format="%"),
         ),
+        tooltip=[
+            SEGMENT_TIP,
+            CUSTOMERS_TIP,
+            alt.Tooltip("repurchase_rate:Q", title="Repurchase rate", format=SHARE),
+            alt.Tooltip("actual_revenue:Q", title="Holdout revenue", format=MONEY),
+        ],
+        title=title, subtitle=subtitle, width=width,
     )
-
-
-# --- blocks --------------------------------------------------------------------------
 
 
 def _backtest_or_note(ctx: Context) -> Note | None:

@@ -85,6 +85,14 @@ class Context:
     def money(self, value: float | None, digits: int = 0) -> str:
         return self.numbers.money(value, digits)
 
+    def action_row(self, action: str | None) -> dict[str, Any]:
+        """The action table's row of ``action`` (customers, share, revenue, clv); zeros when it has none."""
+        rows = self.data.action_table.filter(pl.col("action") == action)
+        return (
+            rows.row(0, named=True) if rows.height
+            else {"customers": 0, "customer_share": 0.0, "revenue": 0.0, "clv": None}
+        )
+
     def count(self, value: int) -> str:
         """A whole number with the locale's grouping: 1,955 (en), 1 955 (fr)."""
         return self.numbers.number("{:,}")(value)
@@ -226,7 +234,7 @@ def _top_offers(ctx: Context, block: Block, action: str | None) -> Built:
 def _customer_preview(ctx: Context, block: Block, action: str | None) -> Built:
     n = ctx.settings.preview_rows
     frame = ctx.data.preview(action or "", n)
-    total = int(ctx.data.action_table.filter(pl.col("action") == action)["customers"].sum())
+    total = int(ctx.action_row(action)["customers"])
     cols = [
         ("customer_id", "Customer", "{}"),
         ("segment", "Segment", "{}"),
@@ -418,20 +426,13 @@ def _f_offers(ctx: Context, action: str | None) -> Figure:
     return Figure("Offers", ctx.count(len(ctx.offer_names)), "in the catalogue")
 
 
-def _action_row(ctx: Context, action: str | None) -> dict[str, Any]:
-    rows = ctx.data.action_table.filter(pl.col("action") == action)
-    return (
-        rows.row(0, named=True) if rows.height else {"customers": 0, "customer_share": 0.0, "revenue": 0.0, "clv": None}
-    )
-
-
 def _f_list_size(ctx: Context, action: str | None) -> Figure:
-    row = _action_row(ctx, action)
+    row = ctx.action_row(action)
     return Figure("List size", ctx.count(row["customers"]), f"{ctx.share(row['customer_share'])} of customers")
 
 
 def _f_list_value(ctx: Context, action: str | None) -> Figure:
-    row = _action_row(ctx, action)
+    row = ctx.action_row(action)
     if not ctx.data.has_churn:
         return Figure("Expected value", "n/a", "no CLV without a churn model (--churn auto)")
     per = (row["clv"] or 0.0) / row["customers"] if row["customers"] else 0.0
@@ -441,7 +442,7 @@ def _f_list_value(ctx: Context, action: str | None) -> Figure:
 
 
 def _f_list_revenue(ctx: Context, action: str | None) -> Figure:
-    row = _action_row(ctx, action)
+    row = ctx.action_row(action)
     return Figure("Past revenue (net)", ctx.money(row["revenue"]), "all orders to the as-of date")
 
 

@@ -105,11 +105,6 @@ def _expand(section: Section, actions: list[str]) -> list[tuple[Section, str | N
     return [(section, None)]
 
 
-def _has_customers(ctx: Context, action: str) -> bool:
-    rows = ctx.data.action_table.filter(pl.col("action") == action)
-    return bool(rows.height) and int(rows["customers"].sum()) > 0
-
-
 def _build_section(
     ctx: Context, section: Section, action: str | None, values: dict[str, Any], seen: set[str]
 ) -> SectionOut:
@@ -121,7 +116,7 @@ def _build_section(
         text = f"{text}\n\n{_fill(section.action_text[action], values)}"
     ctx.columns = section.columns
     heading = title[:1].upper() + title[1:]
-    if action and not _has_customers(ctx, action):  # one line, not empty charts, tables and a link
+    if action and not ctx.action_row(action)["customers"]:  # one line, not empty charts, tables and a link
         listed = f"; its list ({ctx.exports[action]}) is empty" if action in ctx.exports else ""
         return SectionOut(sid, heading, f"No customer has the action {action} as of {ctx.data.as_of}{listed}.", 1)
     out = SectionOut(

@@ -138,12 +138,36 @@ HIGHLIGHTED = f"{HIGHLIGHT} == null || datum.segment == {HIGHLIGHT}"
 DIMMED = 0.2
 
 
-def linked(colors: Colors, chart: alt.Chart) -> alt.Chart:
-    """``chart`` with the page-wide segment highlight, when it is coloured by segment."""
-    if colors.field != "segment":
-        return chart
-    return chart.add_params(alt.param(name=HIGHLIGHT, value=None)).encode(
-        opacity=alt.condition(HIGHLIGHTED, alt.value(1.0), alt.value(DIMMED))
+def highlight_param() -> alt.Parameter:
+    """The page-wide segment highlight a segment-coloured chart declares (null: nothing highlighted)."""
+    return alt.param(name=HIGHLIGHT, value=None)
+
+
+def segment_bars(
+    frame: pl.DataFrame,
+    colors: Colors,
+    *,
+    columns: list[str],
+    x: alt.X,
+    tooltip: list[alt.Tooltip],
+    title: str,
+    subtitle: str | None,
+    width: int,
+) -> alt.Chart:
+    """Horizontal bars, one per segment in rule order, in the segment's colour, linked to the page's
+    segment highlight (the other segments' bars dim)."""
+    return (
+        alt.Chart(frame.select(columns), title=chart_title(title, subtitle))
+        .mark_bar()
+        .encode(
+            y=segment_y(colors),
+            x=x,
+            color=colors.color(),
+            opacity=alt.condition(HIGHLIGHTED, alt.value(1.0), alt.value(DIMMED)),
+            tooltip=tooltip,
+        )
+        .add_params(highlight_param())
+        .properties(width=width, height=bar_height(frame.height))
     )
 
 
@@ -174,19 +198,9 @@ def segment_customers(
     width: int = 360,
 ) -> alt.Chart:
     """Horizontal bars: customers per segment, in rule order."""
-    return linked(
-        colors,
-        (
-            alt.Chart(frame.select("segment", "action", "customers", "customer_share"), title=chart_title(title, subtitle))
-            .mark_bar()
-            .encode(
-                y=segment_y(colors),
-                x=customers_x(frame),
-                color=colors.color(),
-                tooltip=[SEGMENT_TIP, ACTION_TIP, CUSTOMERS_TIP, SHARE_TIP],
-            )
-            .properties(width=width, height=bar_height(frame.height))
-        ),
+    return segment_bars(
+        frame, colors, columns=["segment", "action", "customers", "customer_share"], x=customers_x(frame),
+        tooltip=[SEGMENT_TIP, ACTION_TIP, CUSTOMERS_TIP, SHARE_TIP], title=title, subtitle=subtitle, width=width,
     )
 
 
@@ -199,21 +213,10 @@ def segment_revenue_share(
     width: int = 360,
 ) -> alt.Chart:
     """Horizontal bars: each segment's share of net revenue."""
-    return linked(
-        colors,
-        (
-            alt.Chart(
-                frame.select("segment", "revenue", "revenue_share", "customer_share"), title=chart_title(title, subtitle)
-            )
-            .mark_bar()
-            .encode(
-                y=segment_y(colors),
-                x=alt.X("revenue_share:Q", title="Share of net revenue (%)", axis=alt.Axis(format="%")),
-                color=colors.color(),
-                tooltip=[SEGMENT_TIP, REVENUE_TIP, REVENUE_SHARE_TIP, SHARE_TIP],
-            )
-            .properties(width=width, height=bar_height(frame.height))
-        ),
+    return segment_bars(
+        frame, colors, columns=["segment", "revenue", "revenue_share", "customer_share"],
+        x=alt.X("revenue_share:Q", title="Share of net revenue (%)", axis=alt.Axis(format="%")),
+        tooltip=[SEGMENT_TIP, REVENUE_TIP, REVENUE_SHARE_TIP, SHARE_TIP], title=title, subtitle=subtitle, width=width,
     )
 
 
@@ -302,19 +305,9 @@ def action_segments(
     width: int = 360,
 ) -> alt.Chart:
     """Customers per segment among the customers of one action."""
-    return linked(
-        colors,
-        (
-            alt.Chart(frame.select("segment", "customers", "customer_share"), title=chart_title(title, subtitle))
-            .mark_bar()
-            .encode(
-                y=segment_y(colors),
-                x=customers_x(frame),
-                color=colors.color(),
-                tooltip=[SEGMENT_TIP, CUSTOMERS_TIP, SHARE_TIP],
-            )
-            .properties(width=width, height=bar_height(frame.height))
-        ),
+    return segment_bars(
+        frame, colors, columns=["segment", "customers", "customer_share"], x=customers_x(frame),
+        tooltip=[SEGMENT_TIP, CUSTOMERS_TIP, SHARE_TIP], title=title, subtitle=subtitle, width=width,
     )
 
 
@@ -351,32 +344,21 @@ def churn_risk_by_segment(
     width: int = 360,
 ) -> alt.Chart:
     """Mean churn risk (0-100) per segment."""
-    return linked(
-        colors,
-        (
-            alt.Chart(
-                frame.select("segment", "customers", "mean_churn_risk", "median_churn_risk", "likely_gone_share"),
-                title=chart_title(title, subtitle),
-            )
-            .mark_bar()
-            .encode(
-                y=segment_y(colors),
-                x=alt.X(
-                    "mean_churn_risk:Q",
-                    title=f"Mean churn risk (% chance of no order in {horizon_days} days)",
-                    scale=alt.Scale(domain=[0, 100]),
-                ),
-                color=colors.color(),
-                tooltip=[
-                    SEGMENT_TIP,
-                    CUSTOMERS_TIP,
-                    alt.Tooltip("mean_churn_risk:Q", title="Mean churn risk (0-100)", format=RISK),
-                    alt.Tooltip("median_churn_risk:Q", title="Median churn risk (0-100)", format=RISK),
-                    alt.Tooltip("likely_gone_share:Q", title="Likely gone (P(alive) < 0.5)", format=SHARE),
-                ],
-            )
-            .properties(width=width, height=bar_height(frame.height))
+    return segment_bars(
+        frame, colors, columns=["segment", "customers", "mean_churn_risk", "median_churn_risk", "likely_gone_share"],
+        x=alt.X(
+            "mean_churn_risk:Q",
+            title=f"Mean churn risk (% chance of no order in {horizon_days} days)",
+            scale=alt.Scale(domain=[0, 100]),
         ),
+        tooltip=[
+            SEGMENT_TIP,
+            CUSTOMERS_TIP,
+            alt.Tooltip("mean_churn_risk:Q", title="Mean churn risk (0-100)", format=RISK),
+            alt.Tooltip("median_churn_risk:Q", title="Median churn risk (0-100)", format=RISK),
+            alt.Tooltip("likely_gone_share:Q", title="Likely gone (P(alive) < 0.5)", format=SHARE),
+        ],
+        title=title, subtitle=subtitle, width=width,
     )
 
 
@@ -390,29 +372,14 @@ def revenue_at_risk(
     width: int = 360,
 ) -> alt.Chart:
     """Expected value (CLV) weighted by the chance of no order in the churn horizon, per segment."""
-    return linked(
-        colors,
-        (
-            alt.Chart(
-                frame.select("segment", "customers", "recent_revenue", "revenue_at_risk"),
-                title=chart_title(title, subtitle),
-            )
-            .mark_bar()
-            .encode(
-                y=segment_y(colors),
-                x=alt.X(
-                    "revenue_at_risk:Q",
-                    title="Revenue at risk",
-                    axis=axis_for(frame, "revenue_at_risk", money=True),
-                ),
-                color=colors.color(),
-                tooltip=[
-                    SEGMENT_TIP,
-                    CUSTOMERS_TIP,
-                    alt.Tooltip("recent_revenue:Q", title=f"Revenue, last {recent_days} days", format=MONEY),
-                    alt.Tooltip("revenue_at_risk:Q", title="Revenue at risk", format=MONEY),
-                ],
-            )
-            .properties(width=width, height=bar_height(frame.height))
-        ),
+    return segment_bars(
+        frame, colors, columns=["segment", "customers", "recent_revenue", "revenue_at_risk"],
+        x=alt.X("revenue_at_risk:Q", title="Revenue at risk", axis=axis_for(frame, "revenue_at_risk", money=True)),
+        tooltip=[
+            SEGMENT_TIP,
+            CUSTOMERS_TIP,
+            alt.Tooltip("recent_revenue:Q", title=f"Revenue, last {recent_days} days", format=MONEY),
+            alt.Tooltip("revenue_at_risk:Q", title="Revenue at risk", format=MONEY),
+        ],
+        title=title, subtitle=subtitle, width=width,
     )

@@ -12,7 +12,6 @@ from rfm.reporting._charts import (
     CUSTOMERS_TIP,
     DIMMED,
     HEAT_SCHEME,
-    HIGHLIGHT,
     HIGHLIGHTED,
     MONEY,
     MONEY2,
@@ -21,6 +20,7 @@ from rfm.reporting._charts import (
     SHARE,
     Colors,
     chart_title,
+    highlight_param,
 )
 
 #: A grid cell holding fewer customers than this share of everyone (and fewer than
@@ -134,7 +134,7 @@ def rf_segments(
             ],
         )
         .properties(width=width, height=width)
-        .add_params(alt.param(name=HIGHLIGHT, value=None))
+        .add_params(highlight_param())
     )
 
 
